@@ -42,3 +42,47 @@ def test_sampling_is_seeded_and_gives_n_samples(tiny_model):
         runs.append(got)
     assert runs[0] == runs[1]
     assert all(len(v) == 3 for v in runs[0].values())
+
+
+def test_growing_cache_matches_concatenation_through_growth_select_and_join():
+    from skyt1.generation.hf import _growing_cache_class
+
+    cache_cls = _growing_cache_class()
+    gen = torch.Generator().manual_seed(0)
+
+    def states(b, n):
+        return torch.randn(b, 3, n, 4, generator=gen), torch.randn(b, 3, n, 4, generator=gen)
+
+    a, ref_a = cache_cls(), [[None, None] for _ in range(2)]
+    for step, n in enumerate([40] + [1] * 130):  # 170 positions: the buffer grows twice
+        for layer in range(2):
+            k, v = states(3, n)
+            ref_a[layer] = [k, v] if step == 0 else [torch.cat([ref_a[layer][0], k], -2),
+                                                     torch.cat([ref_a[layer][1], v], -2)]
+            got_k, got_v = a.update(k, v, layer)
+            assert torch.equal(got_k, ref_a[layer][0]) and torch.equal(got_v, ref_a[layer][1])
+    a.batch_select_indices(torch.tensor([0, 2]))
+    b = cache_cls()
+    ref_b = [list(states(2, 7)) for _ in range(2)]
+    for layer in range(2):
+        b.update(*ref_b[layer], layer)
+    a.join(b)
+    assert a.get_seq_length() == 170
+    for layer in range(2):
+        for j in range(2):
+            shorter = torch.nn.functional.pad(ref_b[layer][j], (0, 0, 163, 0))  # left-padded with zeros
+            expected = torch.cat([ref_a[layer][j][[0, 2]], shorter])
+            assert torch.equal(a[layer][j], expected)
+
+
+def test_prepacked_linear_matches_plain_linear():
+    from skyt1.generation.hf import PACKED_MAX_ROWS, _prepack_linears
+
+    model = torch.nn.Sequential(torch.nn.Linear(64, 96), torch.nn.Linear(96, 80, bias=False))
+    x_small, x_big = torch.randn(2, 5, 64), torch.randn(PACKED_MAX_ROWS + 1, 64)
+    with torch.inference_mode():
+        expected = [model(x_small), model(x_big)]
+        assert _prepack_linears(model) == (2 if torch.backends.mkldnn.is_available() else 0)
+        got = [model(x_small), model(x_big)]
+    for e, g in zip(expected, got):
+        assert g.shape == e.shape and torch.allclose(g, e, atol=1e-5)

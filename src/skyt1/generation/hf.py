@@ -32,6 +32,109 @@ def _gqa_sdpa(module, query, key, value, attention_mask, dropout=0.0, scaling=No
     return out.transpose(1, 2).contiguous(), None
 
 
+def _growing_cache_class():
+    """A DynamicCache that writes new keys/values in place into preallocated buffers.
+
+    DynamicCache appends with torch.cat, which allocates and copies every layer's whole cache at
+    every decoding step; with glibc's malloc those fresh multi-MB blocks are page-faulted in each
+    time, and that copy was 40% of a batch-32 decode step of SmolLM2 on CPU (profiled). Here each
+    layer's buffer doubles when full, so a step writes one position and hands out views."""
+    import torch
+    from transformers import DynamicCache
+
+    class GrowingCache(DynamicCache):
+        def __init__(self) -> None:
+            super().__init__()
+            self._buffers: list[list[torch.Tensor]] = []  # per layer: [keys, values], (B, H, capacity, D)
+            self._lengths: list[int] = []
+
+        def update(self, key_states, value_states, layer_idx, cache_kwargs=None):
+            n = key_states.shape[-2]
+            if layer_idx == 0:
+                self._seen_tokens += n
+            if layer_idx == len(self._buffers):
+                shape = key_states.shape[:2] + (max(2 * n, 64),) + key_states.shape[3:]
+                self._buffers.append([key_states.new_zeros(shape), value_states.new_zeros(shape)])
+                self._lengths.append(0)
+                self.key_cache.append(key_states)
+                self.value_cache.append(value_states)
+            start = self._lengths[layer_idx]
+            if start + n > self._buffers[layer_idx][0].shape[-2]:
+                self._move(layer_idx, 2 * (start + n))
+            for buf, new in zip(self._buffers[layer_idx], (key_states, value_states)):
+                buf[:, :, start:start + n] = new
+            self._lengths[layer_idx] = start + n
+            self._views(layer_idx)
+            return self.key_cache[layer_idx], self.value_cache[layer_idx]
+
+        def _move(self, layer_idx: int, capacity: int, left_pad: int = 0) -> None:
+            """Copy the layer's used positions into new zeroed buffers of `capacity` positions,
+            shifted right by `left_pad` (the padding stays zero and is masked out)."""
+            length = self._lengths[layer_idx]
+            for j, old in enumerate(self._buffers[layer_idx]):
+                buf = old.new_zeros(old.shape[:2] + (capacity,) + old.shape[3:])
+                buf[:, :, left_pad:left_pad + length] = old[:, :, :length]
+                self._buffers[layer_idx][j] = buf
+            self._lengths[layer_idx] = length + left_pad
+            self._views(layer_idx)
+
+        def _views(self, layer_idx: int) -> None:
+            end = self._lengths[layer_idx]
+            self.key_cache[layer_idx] = self._buffers[layer_idx][0][:, :, :end]
+            self.value_cache[layer_idx] = self._buffers[layer_idx][1][:, :, :end]
+
+        def batch_select_indices(self, indices) -> None:
+            for layer, bufs in enumerate(self._buffers):
+                bufs[:] = [b.index_select(0, indices) for b in bufs]
+                self._views(layer)
+
+        def join(self, other: "GrowingCache") -> None:
+            """Append other's rows below ours, left-padding the shorter side to the longer."""
+            for layer in range(len(self._buffers)):
+                length = max(self._lengths[layer], other._lengths[layer])
+                capacity = max(2 * length, 64)
+                for cache in (self, other):
+                    cache._move(layer, capacity, left_pad=length - cache._lengths[layer])
+                self._buffers[layer] = [torch.cat([a, b]) for a, b in zip(self._buffers[layer], other._buffers[layer])]
+                self._views(layer)
+            self._seen_tokens = max(self._seen_tokens, other._seen_tokens)
+
+    return GrowingCache
+
+
+PACKED_MAX_ROWS = 256  # above this many rows (prefill) the plain MKL GEMM is as fast or faster
+
+
+def _prepack_linears(model) -> int:
+    """Give every fp32 CPU nn.Linear a oneDNN-prepacked copy of its weight for decoding.
+
+    A decode step multiplies a few dozen rows by every weight matrix; plain F.linear re-packs the
+    weight on each call, which measured 1.3-3.4x slower than a prepacked oneDNN GEMM at 8-32 rows
+    (SmolLM2 shapes, lm_head included). Numbers match F.linear to fp32 rounding. Costs one extra
+    copy of the weights in memory. Returns how many layers were packed (0 when oneDNN is absent)."""
+    import types
+
+    import torch
+    import torch.nn.functional as F
+
+    if not torch.backends.mkldnn.is_available():
+        return 0
+
+    def forward(self, x):
+        if x.numel() // x.shape[-1] > PACKED_MAX_ROWS:
+            return F.linear(x, self.weight, self.bias)
+        return torch.ops.mkldnn._linear_pointwise(x, self._skyt1_packed, self.bias, "none", [], "")
+
+    packed = 0
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear) and module.weight.device.type == "cpu" \
+                and module.weight.dtype == torch.float32:
+            module._skyt1_packed = torch.ops.mkldnn._reorder_linear_weight(module.weight.detach(), 32)
+            module.forward = types.MethodType(forward, module)
+            packed += 1
+    return packed
+
+
 def _register_attention() -> str:
     try:
         from transformers import AttentionInterface
@@ -69,6 +172,9 @@ class TransformersBackend:
         self.model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=dtype,
                                                           attn_implementation=_register_attention()).to(device).eval()
         self.eos_ids = self._eos_ids()
+        self._cache_class = _growing_cache_class()
+        if cfg.get("prepack", True) and device == "cpu":
+            log.info("prepacked %d linear layers for oneDNN", _prepack_linears(self.model))
 
     def _eos_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id
@@ -153,7 +259,7 @@ class TransformersBackend:
         mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in batch], device=self.device)
         position = (mask.cumsum(-1) - 1).clamp(min=0)
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=position, use_cache=True,
-                         logits_to_keep=1)
+                         past_key_values=self._cache_class(), logits_to_keep=1)
         return out.past_key_values, mask, position[:, -1:] + 1, out.logits[:, -1, :]
 
     def _merge(self, a, b):
@@ -165,13 +271,7 @@ class TransformersBackend:
         torch = self.torch
         (ca, ma, pa, la), (cb, mb, pb, lb) = a, b
         length = max(ma.shape[1], mb.shape[1])
-        for layer in range(len(ca.key_cache)):
-            for store, other in ((ca.key_cache, cb.key_cache), (ca.value_cache, cb.value_cache)):
-                x, y = store[layer], other[layer]
-                store[layer] = torch.cat([F.pad(x, (0, 0, length - x.shape[-2], 0)),
-                                          F.pad(y, (0, 0, length - y.shape[-2], 0))], dim=0)
-        if hasattr(ca, "_seen_tokens"):
-            ca._seen_tokens = length
+        ca.join(cb)
         mask = torch.cat([F.pad(ma, (length - ma.shape[1], 0)), F.pad(mb, (length - mb.shape[1], 0))], dim=0)
         return ca, mask, torch.cat([pa, pb]), torch.cat([la, lb])
 
