@@ -1,9 +1,9 @@
 """A small OpenAI-compatible HTTP server for a local model (the tiny preset's rewrite endpoint).
 
 POST /v1/chat/completions, GET /v1/models, GET /health, GET /skyt1/stats (request counters for tests).
-Requests that arrive together are batched: a worker thread collects up to `batch_size` requests with
-the same sampling parameters (waiting at most `max_wait_ms` for more) and runs one batched generate()
-through the same TransformersBackend the batch stages use.
+Requests are decoded with continuous batching through the same TransformersBackend the batch stages
+use: a worker thread starts a session with the requests that arrive within `max_wait_ms`, and later
+requests with the same sampling parameters join it as slots free up.
 
 `local_server(...)` starts it as a subprocess on a free loopback port, waits for /health, and stops
 the whole process group on exit, also when the stage fails."""
@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import json
 import logging
+import itertools
 import os
 import queue
 import signal
@@ -24,6 +25,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections import deque
 from concurrent.futures import Future
 from typing import Iterator
 
@@ -34,14 +36,21 @@ log = logging.getLogger(__name__)
 
 
 class Batcher:
-    """Collects requests into batches for one backend on one worker thread."""
+    """Feeds requests into continuous batching on one worker thread.
+
+    Requests with the same sampling parameters share a decoding session: after a short wait for the
+    first burst, a request that arrives while others decode joins the running batch as soon as
+    slots free up, instead of waiting for the whole batch to end. Requests with other parameters
+    wait for the next session (and stop new joins, so they are not starved)."""
 
     def __init__(self, backend, batch_size: int, max_wait_ms: float):
         self.backend = backend
         self.batch_size = batch_size
         self.max_wait = max_wait_ms / 1000.0
         self.q: queue.Queue = queue.Queue()
-        self.stats = {"requests": 0, "batches": 0, "completion_tokens": 0}
+        self.deferred: deque = deque()  # requests for a later session
+        self.stats = {"requests": 0, "sessions": 0, "completion_tokens": 0}
+        self._ids = itertools.count()
         threading.Thread(target=self._loop, daemon=True).start()
 
     def submit(self, messages: list[dict], params: Params) -> Future:
@@ -52,32 +61,44 @@ class Batcher:
 
     def _loop(self) -> None:
         while True:
-            first = self.q.get()
-            batch = [first]
+            first = self.deferred.popleft() if self.deferred else self.q.get()
+            waiting = deque([first])
             deadline = time.monotonic() + self.max_wait
-            while len(batch) < self.batch_size:
-                timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    break
+            while len(waiting) < self.batch_size and (timeout := deadline - time.monotonic()) > 0:
                 try:
-                    batch.append(self.q.get(timeout=timeout))
+                    self._sort(self.q.get(timeout=timeout), first[1], waiting)
                 except queue.Empty:
                     break
-            groups: dict[Params, list] = {}
-            for item in batch:
-                groups.setdefault(item[1], []).append(item)
-            for params, items in groups.items():
-                self._run(params, items)
+            self._session(first[1], waiting)
 
-    def _run(self, params: Params, items: list) -> None:
-        self.stats["batches"] += 1
+    def _sort(self, item, params: Params, waiting: deque) -> None:
+        (waiting if item[1] == params and not self.deferred else self.deferred).append(item)
+
+    def _session(self, params: Params, waiting: deque) -> None:
+        self.stats["sessions"] += 1
+        running: dict[int, Future] = {}
+
+        def take(free: int, idle: bool) -> list:
+            while True:
+                try:
+                    self._sort(self.q.get_nowait(), params, waiting)
+                except queue.Empty:
+                    break
+            out = []
+            while waiting and len(out) < free:
+                messages, _, fut = waiting.popleft()
+                running[rid := next(self._ids)] = fut
+                out.append((rid, messages))
+            return out
+
+        def on_done(rid: int, comp: Completion) -> None:
+            self.stats["completion_tokens"] += comp.completion_tokens
+            running.pop(rid).set_result(comp)
+
         try:
-            def on_done(i: int, comp: Completion) -> None:
-                self.stats["completion_tokens"] += comp.completion_tokens
-                items[i][2].set_result(comp)
-            self.backend.generate([m for m, _, _ in items], params, on_done)
-        except Exception as e:  # a failed batch fails its requests (500), the server keeps serving
-            for _, _, fut in items:
+            self.backend.generate_stream(params, take, on_done)
+        except Exception as e:  # a failed session fails its requests (500), the server keeps serving
+            for fut in [*running.values(), *(item[2] for item in waiting)]:
                 if not fut.done():
                     fut.set_exception(e)
 

@@ -182,51 +182,84 @@ class TransformersBackend:
         ids.add(self.tok.eos_token_id)
         return ids
 
+    def _encode(self, conversation: list[dict]) -> list[int]:
+        prompt = self.tok.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+        return self.tok(prompt, add_special_tokens=False).input_ids
+
+    def _completion(self, samples: list[list[int]], prompt_tokens: int) -> Completion:
+        texts, reasons, ntok = [], [], 0
+        for row in samples:
+            stop = next((p for p, t in enumerate(row) if t in self.eos_ids), None)
+            kept = row if stop is None else row[:stop]
+            ntok += len(row)
+            texts.append(self.tok.decode(kept, skip_special_tokens=True))
+            reasons.append("length" if stop is None else "stop")
+        return Completion(texts, reasons, prompt_tokens=prompt_tokens, completion_tokens=ntok)
+
     def generate(self, conversations: list[list[dict]], params: Params, on_done: OnDone) -> None:
-        prompts = [self.tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
-        ids = [self.tok(p, add_special_tokens=False).input_ids for p in prompts]
+        ids = [self._encode(c) for c in conversations]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths share a prefill
+        pending = deque((i, k) for i in order for k in range(params.n))
         t0, generated = time.time(), 0
-        bar = tqdm(total=len(prompts), desc="generate", unit="item", mininterval=2.0, disable=not self.progress)
+        bar = tqdm(total=len(ids), desc="generate", unit="item", mininterval=2.0, disable=not self.progress)
+
+        def take(free: int, idle: bool) -> list:
+            return [(key, ids[key[0]]) for key in (pending.popleft() for _ in range(min(free, len(pending))))]
 
         def emit(i: int, samples: list[list[int]]) -> None:
             nonlocal generated
-            texts, reasons, ntok = [], [], 0
-            for row in samples:
-                stop = next((p for p, t in enumerate(row) if t in self.eos_ids), None)
-                kept = row if stop is None else row[:stop]
-                ntok += len(row)
-                texts.append(self.tok.decode(kept, skip_special_tokens=True))
-                reasons.append("length" if stop is None else "stop")
-            generated += ntok
-            on_done(i, Completion(texts, reasons, prompt_tokens=len(ids[i]), completion_tokens=ntok))
+            comp = self._completion(samples, len(ids[i]))
+            generated += comp.completion_tokens
+            on_done(i, comp)
             bar.update(1)
             bar.set_postfix(tok_s=f"{generated / max(time.time() - t0, 1e-9):.1f}", refresh=False)
 
         with self.torch.inference_mode():
-            self._continuous(ids, order, params, emit)
+            self._continuous(take, params, emit)
         bar.close()
+
+    def generate_stream(self, params: Params, take_requests, on_done: OnDone) -> None:
+        """Continuous batching over requests that keep arriving (the HTTP server's path).
+
+        take_requests(free, idle) returns up to `free` waiting (request id, conversation) pairs; idle
+        is True when nothing is decoding, and returning nothing then ends the call."""
+        lengths: dict = {}
+
+        def take(free: int, idle: bool) -> list:
+            out = []
+            for rid, conversation in take_requests(max(1, free // params.n), idle):
+                lengths[rid] = len(prompt := self._encode(conversation))
+                out += [((rid, k), prompt) for k in range(params.n)]
+            return out
+
+        with self.torch.inference_mode():
+            self._continuous(take, params, lambda rid, samples: on_done(rid, self._completion(samples, lengths.pop(rid))))
 
     # Continuous batching on one device: up to batch_size sequences decode together; a sequence
     # leaves the batch (with its KV cache rows) the step it ends, and waiting prompts are prefilled
     # and merged in once a quarter of the slots are free. generate() instead computes padding for
-    # finished rows until the longest sequence of a static batch is done.
-    def _continuous(self, ids: list[list[int]], order: list[int], params: Params, emit) -> None:
+    # finished rows until the longest sequence of a static batch is done. take(free, idle) hands out
+    # up to `free` ((item, sample), prompt ids) pairs; nothing while idle ends the loop.
+    def _continuous(self, take, params: Params, emit) -> None:
         torch = self.torch
-        pending = deque((i, k) for i in order for k in range(params.n))
-        remaining = {i: params.n for i in order}
-        tokens: dict[tuple[int, int], list[int]] = {}
+        remaining: dict = {}
+        tokens: dict[tuple, list[int]] = {}
         gen = torch.Generator(device=self.device).manual_seed(params.seed)
         refill_at = max(1, self.batch_size // 4)
-        rows: list[tuple[int, int]] = []
+        rows: list[tuple] = []
         state = None  # (cache, attention mask, next position, last logits) of the rows
-        while pending or rows:
+        while True:
             free = self.batch_size - len(rows)
-            if pending and (not rows or free >= refill_at):
-                take = [pending.popleft() for _ in range(min(free, len(pending)))]
-                state = self._merge(state, self._prefill([ids[i] for i, _ in take]))
-                rows += take
-                tokens.update({key: [] for key in take})
+            if not rows or free >= refill_at:
+                new = take(free, not rows)
+                if new:
+                    state = self._merge(state, self._prefill([prompt for _, prompt in new]))
+                    rows += [key for key, _ in new]
+                    for key, _ in new:
+                        tokens[key] = []
+                        remaining.setdefault(key[0], params.n)
+                elif not rows:
+                    return
             cache, mask, pos, logits = state
             token = self._pick(logits, params, gen)
             keep = []
@@ -235,6 +268,7 @@ class TransformersBackend:
                 if t in self.eos_ids or len(tokens[key]) >= params.max_new_tokens:
                     remaining[key[0]] -= 1
                     if remaining[key[0]] == 0:
+                        del remaining[key[0]]
                         emit(key[0], [tokens.pop((key[0], k)) for k in range(params.n)])
                 else:
                     keep.append(r)
