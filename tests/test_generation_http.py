@@ -64,6 +64,32 @@ def test_server_answers_openai_client_and_stops_cleanly(tiny_model, tmp_path):
         urllib.request.urlopen(base + "/health", timeout=2)
 
 
+def test_request_arriving_mid_decode_joins_the_running_batch(server):
+    import threading
+
+    import openai
+
+    client = openai.OpenAI(base_url=server, api_key="local")
+    stats_url = server.rsplit("/v1", 1)[0] + "/skyt1/stats"
+
+    def ask(content):
+        return client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": content}],
+                                              max_tokens=96, temperature=0, seed=3)
+
+    sessions = get_json(stats_url)["sessions"]
+    answers = {}
+    first = threading.Thread(target=lambda: answers.__setitem__("long", ask("Count from 1 to 200, comma separated.")))
+    first.start()
+    time.sleep(1.0)  # the first request is decoding now
+    answers["joined"] = ask("Calculate 12 + 30.")
+    first.join()
+    assert answers["long"].choices[0].finish_reason == "length"  # it was still running when the second came
+    assert get_json(stats_url)["sessions"] - sessions == 1  # one decoding session served both
+    alone = ask("Calculate 12 + 30.")
+    assert alone.choices[0].message.content == answers["joined"].choices[0].message.content
+    assert get_json(stats_url)["sessions"] - sessions == 2
+
+
 def test_rewrite_over_http_then_cache_makes_zero_calls(server, tmp_path, monkeypatch):
     monkeypatch.setenv("SKYT1_OPENAI_BASE_URL", server)
     stats_url = server.rsplit("/v1", 1)[0] + "/skyt1/stats"
