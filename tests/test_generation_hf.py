@@ -22,8 +22,10 @@ def reference(backend, conv, max_new_tokens):
 def test_continuous_batching_matches_unpadded_generate(tiny_model):
     backend = TransformersBackend(str(tiny_model), {"batch_size": 2}, threads=2, progress=False)
     convs = [[{"role": "user", "content": q}] for q in QUESTIONS]
+    # Its own system prompt: this one does not share the prompt prefix the others reuse.
+    convs.append([{"role": "system", "content": "Answer in French."}, {"role": "user", "content": "Say hi."}])
     expected = [reference(backend, c, 24) for c in convs]
-    for batch_size in (2, 5):  # 2 forces sequences to leave and new prompts to be merged mid-flight
+    for batch_size in (2, 6):  # 2 forces sequences to leave and new prompts to be merged mid-flight
         backend.batch_size = batch_size
         got = {}
         backend.generate(convs, Params(max_new_tokens=24), lambda i, c: got.__setitem__(i, c))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import deque
 
@@ -87,6 +88,18 @@ def _growing_cache_class():
             for layer, bufs in enumerate(self._buffers):
                 bufs[:] = [b.index_select(0, indices) for b in bufs]
                 self._views(layer)
+
+        def repeated(self, rows: int) -> "GrowingCache":
+            """A new cache holding `rows` copies of this one-row cache (a shared prompt prefix)."""
+            copy = GrowingCache()
+            copy._seen_tokens, copy._lengths = self._seen_tokens, list(self._lengths)
+            index = torch.zeros(rows, dtype=torch.long, device=self._buffers[0][0].device)
+            for layer, bufs in enumerate(self._buffers):
+                copy._buffers.append([b.index_select(0, index) for b in bufs])
+                copy.key_cache.append(None)
+                copy.value_cache.append(None)
+                copy._views(layer)
+            return copy
 
         def join(self, other: "GrowingCache") -> None:
             """Append other's rows below ours, left-padding the shorter side to the longer."""
@@ -248,12 +261,15 @@ class TransformersBackend:
         refill_at = max(1, self.batch_size // 4)
         rows: list[tuple] = []
         state = None  # (cache, attention mask, next position, last logits) of the rows
+        prefix, first = None, True
         while True:
             free = self.batch_size - len(rows)
             if not rows or free >= refill_at:
                 new = take(free, not rows)
                 if new:
-                    state = self._merge(state, self._prefill([prompt for _, prompt in new]))
+                    if first:
+                        prefix, first = self._prefix([prompt for _, prompt in new]), False
+                    state = self._merge(state, self._prefill([prompt for _, prompt in new], prefix))
                     rows += [key for key, _ in new]
                     for key, _ in new:
                         tokens[key] = []
@@ -285,15 +301,34 @@ class TransformersBackend:
                              past_key_values=cache, use_cache=True)
             state = (out.past_key_values, mask, pos + 1, out.logits[:, -1, :])
 
-    def _prefill(self, batch: list[list[int]]):
+    def _prefix(self, prompts: list[list[int]]):
+        """The prompt prefix the batch shares (system prompt and chat template), run once.
+
+        Every prefill after that copies its keys/values instead of recomputing them: with a
+        shared system prompt this is most of each prompt. None when there is too little to share."""
+        if len(prompts) < 2:
+            return None
+        shared = os.path.commonprefix(prompts)[: min(len(p) for p in prompts) - 1]  # keep one token to run
+        if len(shared) < 8:
+            return None
+        out = self.model(input_ids=self.torch.tensor([shared], device=self.device), use_cache=True,
+                         past_key_values=self._cache_class(), logits_to_keep=1)
+        return shared, out.past_key_values
+
+    def _prefill(self, batch: list[list[int]], prefix=None):
         torch = self.torch
+        shared, cache = ([], self._cache_class())
+        if prefix is not None and all(x[: len(prefix[0])] == prefix[0] for x in batch):
+            shared, cache = prefix[0], prefix[1].repeated(len(batch))
+            batch = [x[len(shared):] for x in batch]
         width = max(len(x) for x in batch)
         pad = self.tok.pad_token_id
         input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in batch], device=self.device)
-        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in batch], device=self.device)
-        position = (mask.cumsum(-1) - 1).clamp(min=0)
+        mask = torch.tensor([[1] * len(shared) + [0] * (width - len(x)) + [1] * len(x) for x in batch],
+                            device=self.device)
+        position = len(shared) + (mask[:, len(shared):].cumsum(-1) - 1).clamp(min=0)
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=position, use_cache=True,
-                         past_key_values=self._cache_class(), logits_to_keep=1)
+                         past_key_values=cache, logits_to_keep=1)
         return out.past_key_values, mask, position[:, -1:] + 1, out.logits[:, -1, :]
 
     def _merge(self, a, b):
