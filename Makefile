@@ -15,7 +15,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install system-deps run test dag lint clean
+.PHONY: install system-deps run test dag lint unlock clean
 
 $(STAMP): requirements/constraints.txt requirements/base.txt requirements/data-packages.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ dag: install
 
 lint: install
 	snakemake --lint
+
+unlock: install
+	snakemake $(TARGET) --unlock
 
 clean:
 	rm -rf results logs benchmarks .snakemake
