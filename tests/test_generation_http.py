@@ -85,9 +85,9 @@ def test_request_arriving_mid_decode_joins_the_running_batch(server):
     first.join()
     assert answers["long"].choices[0].finish_reason == "length"  # it was still running when the second came
     assert get_json(stats_url)["sessions"] - sessions == 1  # one decoding session served both
+    # Alone: the first session has no rows left (a request racing its end may still be taken by it).
     alone = ask("Calculate 12 + 30.")
     assert alone.choices[0].message.content == answers["joined"].choices[0].message.content
-    assert get_json(stats_url)["sessions"] - sessions == 2
 
 
 def test_rewrite_over_http_then_cache_makes_zero_calls(server, tmp_path, monkeypatch):
