@@ -62,10 +62,12 @@ def backend_factory(backend_cfg: dict, model, model_name: str, threads: int, gpu
     return factory
 
 
-def generate(keys, user_texts, prompt_cfg, stage_cfg, model, out_path, threads=1, gpus=0, params=None,
-             cache_cfg=None, model_spec=None, model_name="model", log_path=None):
-    """Build messages, run the stage's backend with resume and the request cache,
-    return (completions by key, stats)."""
+def generate(stage, keys, user_texts, prompt_cfg, stage_cfg, model_dir, model_spec, out_path, threads=1, gpus=0,
+             params=None, cache_cfg=None, model_name="model", log_path=None):
+    """Build messages, run the stage's backend on the model (its weights folder, or the api spec)
+    with resume and the request cache, set failed items aside (check_failures), and return
+    (completions by key, stats)."""
+    model = model_ref(model_dir, model_spec)
     params = params or Params.from_config(stage_cfg["params"])
     conversations = [prompts.build(prompt_cfg, u) for u in user_texts]
     model_id = model if isinstance(model, dict) else identity(model)
@@ -87,6 +89,7 @@ def generate(keys, user_texts, prompt_cfg, stage_cfg, model, out_path, threads=1
     if price:
         stats["cost_usd"] = round(stats["prompt_tokens"] * price.get("input", 0) / 1e6
                                   + stats["completion_tokens"] * price.get("output", 0) / 1e6, 6)
+    check_failures(stats, stage_cfg, stage, out_path)
     return results, stats
 
 

@@ -10,7 +10,7 @@ from ..generation import Params
 from ..generation.run import finish
 from ..io import read_jsonl, write_json, write_jsonl
 from ..scoring import make_sandbox, score_item, scorer_kind
-from .common import check_failures, generate, model_ref
+from .common import generate
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +21,10 @@ def run(bench_path, model_dir, out_path, summary_path, *, benchmark: str, bench_
     items = read_jsonl(bench_path)
     sandbox = make_sandbox(sandbox_cfg) if any(scorer_kind(it) == "code" for it in items) else None
     params = Params.from_config(eval_cfg["params"], bench_spec.get("generation"))
-    model = model_ref(model_dir, model_spec)
-    results, stats = generate([it["id"] for it in items], [it["question"] for it in items], prompt, eval_cfg,
-                              model, out_path, threads, gpus, params=params, cache_cfg=cache_cfg,
-                              model_spec=model_spec, model_name=label, log_path=log_path)
-    check_failures(stats, eval_cfg, f"evaluate {label}/{benchmark}", out_path)
+    results, stats = generate(f"evaluate {label}/{benchmark}", [it["id"] for it in items],
+                              [it["question"] for it in items], prompt, eval_cfg, model_dir, model_spec, out_path,
+                              threads, gpus, params=params, cache_cfg=cache_cfg, model_name=label,
+                              log_path=log_path)
     rows, total = [], 0.0
     for it in items:
         comp = results.get(it["id"])

@@ -12,7 +12,7 @@ from .. import provenance
 from ..formatting import assemble
 from ..generation.run import finish
 from ..io import read_jsonl, write_json, write_jsonl
-from .common import check_failures, generate, model_ref
+from .common import generate
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +25,9 @@ def run(traces_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, m
         threads: int = 1, gpus: int = 0, cache_cfg: dict | None = None, model_name: str = "model",
         log_path: str | None = None) -> None:
     rows = read_jsonl(traces_path)
-    model = model_ref(model_dir, model_spec)
-    results, stats = generate([r["id"] for r in rows], [user_text(r) for r in rows], prompt, cfg, model,
-                              out_path, threads, gpus, cache_cfg=cache_cfg,
-                              model_spec=model_spec, model_name=model_name, log_path=log_path)
-    check_failures(stats, cfg, "rewrite", out_path)
+    results, stats = generate("rewrite", [r["id"] for r in rows], [user_text(r) for r in rows], prompt, cfg,
+                              model_dir, model_spec, out_path, threads, gpus, cache_cfg=cache_cfg,
+                              model_name=model_name, log_path=log_path)
     out = []
     for r in rows:
         comp = results.get(r["id"])

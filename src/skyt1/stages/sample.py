@@ -7,7 +7,7 @@ import logging
 from .. import provenance
 from ..generation.run import finish
 from ..io import read_jsonl, write_json, write_jsonl
-from .common import check_failures, generate, model_ref
+from .common import generate
 
 log = logging.getLogger(__name__)
 
@@ -16,11 +16,9 @@ def run(records_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, 
         threads: int = 1, gpus: int = 0, cache_cfg: dict | None = None, model_name: str = "model",
         log_path: str | None = None) -> None:
     recs = read_jsonl(records_path)
-    model = model_ref(model_dir, model_spec)
-    results, stats = generate([r["id"] for r in recs], [r["question"] for r in recs], prompt, cfg, model,
-                              out_path, threads, gpus, cache_cfg=cache_cfg,
-                              model_spec=model_spec, model_name=model_name, log_path=log_path)
-    check_failures(stats, cfg, "sample", out_path)
+    results, stats = generate("sample", [r["id"] for r in recs], [r["question"] for r in recs], prompt, cfg,
+                              model_dir, model_spec, out_path, threads, gpus, cache_cfg=cache_cfg,
+                              model_name=model_name, log_path=log_path)
     rows = []
     for r in recs:
         comp = results.get(r["id"])
