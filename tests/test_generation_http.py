@@ -17,7 +17,6 @@ from skyt1.generation.openai_backend import OpenAIBackend
 from skyt1.io import read_jsonl, write_jsonl
 from skyt1.serving import local_server
 from skyt1.stages import rewrite, sample
-from skyt1.stages.common import check_failures
 
 PROMPT = {"system": "You are a helpful assistant.", "fewshot": []}
 API_MODEL = {"source": "api", "api_model": "tiny"}

@@ -12,9 +12,8 @@ the whole process group on exit, also when the stage fails."""
 
 import argparse
 import contextlib
-import json
-import logging
 import itertools
+import logging
 import os
 import queue
 import signal
