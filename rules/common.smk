@@ -24,6 +24,14 @@ BENCHMARKS = config["eval"]["benchmarks"]
 EVAL_MODELS = list(config["eval"]["models"])
 STUDENT_RUN = config["train"]["name"]
 SFT_NAME = config["mix"]["dataset_name"]
+ARTIFACTS = config.get("artifacts", {})
+
+
+def mix_input(source):
+    """A passthrough source (its rows keep their own responses) goes to the mix straight from the data stage."""
+    if config["train_sources"][source].get("passthrough"):
+        return f"results/data/clean/{source}.jsonl"
+    return f"results/reject/{source}.accepted.jsonl"
 
 
 def _alt(names):

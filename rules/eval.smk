@@ -18,6 +18,7 @@ rule evaluate:
         model_spec=lambda wildcards: eval_model_spec(wildcards.label),
         cache=config["cache"],
         sandbox=config.get("sandbox", {}),
+        artifacts=ARTIFACTS,
     conda:
         gen_env("eval")
     threads: res("evaluate", "threads")

@@ -1,7 +1,7 @@
 rule mix:
     """The SFT set in LLaMA-Factory's sharegpt format, with its dataset_info.json."""
     input:
-        accepted=expand("results/reject/{source}.accepted.jsonl", source=SOURCES),
+        accepted=[mix_input(s) for s in SOURCES],
         tokenizer=f"results/models/{config['train']['student']}",
     output:
         data=f"results/sft/{SFT_NAME}.json",
@@ -16,6 +16,7 @@ rule mix:
         cfg=config["mix"],
         seed=config["seed"],
         cutoff_len=config["train"]["args"].get("cutoff_len"),
+        artifacts=ARTIFACTS,
     conda:
         ENV_PIPELINE
     threads: res("mix", "threads")

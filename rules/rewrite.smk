@@ -16,6 +16,7 @@ rule rewrite:
         model_spec=MODELS[config["rewrite"]["model"]],
         model_name=config["rewrite"]["model"],
         cache=config["cache"],
+        artifacts=ARTIFACTS,
     conda:
         gen_env("rewrite")
     threads: res("rewrite", "threads")

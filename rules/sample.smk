@@ -16,6 +16,8 @@ rule sample:
         model_spec=MODELS[config["sample"]["model"]],
         model_name=config["sample"]["model"],
         cache=config["cache"],
+        source_spec=lambda wildcards: config["train_sources"][wildcards.source],
+        artifacts=ARTIFACTS,
     conda:
         gen_env("sample")
     threads: res("sample", "threads")

@@ -6,7 +6,8 @@ def main(sm):
     model = optional_input(sm, "model")
     rewrite.run(sm.input.traces, model, sm.output.rewritten, sm.output.stats, sm.params.cfg, sm.params.prompt,
                 sm.params.model_spec, threads=sm.threads, gpus=sm.resources.get("gpu", 0),
-                cache_cfg=sm.params.cache, model_name=sm.params.model_name, log_path=sm.log[0])
+                cache_cfg=sm.params.cache, model_name=sm.params.model_name, log_path=sm.log[0],
+                artifacts=sm.params.artifacts)
 
 
 run_stage(snakemake, main)  # noqa: F821 (injected by snakemake)

@@ -39,7 +39,9 @@ def _origin(o: dict) -> str:
 @adapter("numina")
 def numina(name: str, spec: dict) -> list[dict]:
     """AI-MO/NuminaMath-CoT (source, problem, solution, messages), filtered by `source` and by the
-    GPT-4o-mini difficulty labels of NovaSky-AI/labeled_numina_difficulty_859K (gpt_difficulty_parsed)."""
+    GPT-4o-mini difficulty labels of NovaSky-AI/labeled_numina_difficulty_859K (gpt_difficulty_parsed).
+    options.head keeps only the first N rows of the chosen `source` before the difficulty filter (the
+    original takes the first 20,000 olympiads rows, then filters); `limit` cuts after the filters."""
     o = _opts(spec)
     rows = load_rows(name, o)
     difficulty = None
@@ -52,10 +54,13 @@ def numina(name: str, spec: dict) -> list[dict]:
                 continue
             difficulty[r["problem"]] = r.get("gpt_difficulty_parsed")
     lo, hi = o.get("min_difficulty", float("-inf")), o.get("max_difficulty", float("inf"))
-    out = []
+    out, seen, head = [], 0, o.get("head")
     for i, row in enumerate(rows):
         if o.get("source") and row["source"] != o["source"]:
             continue
+        seen += 1
+        if head is not None and seen > head:
+            break
         d = None
         if difficulty is not None:
             d = difficulty.get(row["problem"])
@@ -134,6 +139,37 @@ def still2(name: str, spec: dict) -> list[dict]:
         out.append(records.make(id=f"{name}/{i}", source=name, domain="science", question=row["question"], answer=gold,
                                 metadata={"origin": _origin(o), "still2_domain": row.get("domain"),
                                           "reference_response": text}))
+    return out
+
+
+def _published_domain(question: str, response: str) -> str:
+    """The published set has no domain column: code rows carry the APPS/TACO instruction frames."""
+    if "Generate an executable Python function" in question or "\nANSWER:\n" in question or "```python" in response:
+        return "code"
+    return "math" if "\\boxed" in response else "science"
+
+
+@adapter("sky_t1_data")
+def sky_t1_data(name: str, spec: dict) -> list[dict]:
+    """NovaSky-AI/Sky-T1_data_17k, the published SFT set: rows {system, conversations: [{from: user, value},
+    {from: assistant, value}]} in LLaMA-Factory's sharegpt form. Each row's own response is kept as
+    metadata.reference_response (a passthrough source: it goes to the mix as it is); the domain is
+    inferred (metadata.domain_inferred). Duplicates are left to the mix, which removes them."""
+    o = _opts(spec)
+    out = []
+    for i, row in enumerate(load_rows(name, o)):
+        turns = row.get("conversations") or []
+        user = next((t["value"] for t in turns if t.get("from") == "user"), None)
+        reply = next((t["value"] for t in turns if t.get("from") == "assistant"), None)
+        if not user or not reply:
+            raise SkyT1Error(f"{name} row {i}: needs one user and one assistant turn in 'conversations'",
+                             "check that options point at the published sharegpt file")
+        domain = _published_domain(user, reply)
+        solution = split_sections(reply).solution or reply
+        out.append(records.make(id=f"{name}/{i}", source=name, domain=domain, question=user,
+                                answer=last_boxed(solution) or solution.strip(),
+                                metadata={"origin": _origin(o), "reference_response": reply,
+                                          "system": row.get("system"), "domain_inferred": True}))
     return out
 
 
@@ -228,7 +264,7 @@ def gsm8k(name: str, spec: dict) -> list[dict]:
 
 def _mc_record(name, key, question, choices, letter, domain, o, **meta) -> dict:
     return records.make(id=f"{name}/{key}", source=name, domain=domain, question=mc_question(question, choices),
-                        answer=letter, metadata={"origin": _origin(o), "choices": choices, **meta})
+                        answer=letter, metadata={"origin": _origin(o), "choices": choices, "stem": question, **meta})
 
 
 @adapter("gpqa")

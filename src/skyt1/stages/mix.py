@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from .. import provenance
+from .. import provenance, texts
 from ..errors import SkyT1Error
 from ..io import read_jsonl, write_json
 
@@ -85,7 +85,10 @@ def histogram(lengths: list[int], path, title: str, cutoff: int | None = None) -
     return stats
 
 
-def apply_quotas(rows: list[dict], quotas: dict, seed: int) -> list[dict]:
+def apply_quotas(rows: list[dict], quotas: dict | None, seed: int) -> list[dict]:
+    """Quotas are caps: a domain with a quota keeps a seeded random subset of at most that many rows,
+    a domain without one keeps every row (the original kept every accepted row)."""
+    quotas = quotas or {}
     by_domain: dict[str, list[dict]] = {}
     for r in rows:
         by_domain.setdefault(r["domain"], []).append(r)
@@ -94,14 +97,27 @@ def apply_quotas(rows: list[dict], quotas: dict, seed: int) -> list[dict]:
     for domain in sorted(by_domain):
         pool = sorted(by_domain[domain], key=lambda r: r["id"])
         rng.shuffle(pool)
-        out.extend(pool[: quotas.get(domain, 0)])
+        out.extend(pool[: quotas[domain]] if domain in quotas else pool)
     return sorted(out, key=lambda r: (r["source"], r["id"]))
 
 
+def response(row: dict) -> str:
+    """The assistant turn: the rewritten trace, or for a passthrough source (STILL-2, the published set)
+    the row's own response as it is."""
+    if row.get("rewritten") is not None:
+        return row["rewritten"]
+    ref = (row.get("metadata") or {}).get("reference_response")
+    if not ref:
+        raise SkyT1Error(f"mix: row {row.get('id')} has neither a rewritten trace nor metadata.reference_response",
+                         "mark only sources whose adapter keeps their own responses as passthrough")
+    return ref
+
+
 def to_sharegpt(row: dict, system_prompt: str) -> dict:
+    """The user turn is the one the teacher saw (the task template applied), else the question."""
     return {"system": system_prompt,
-            "conversations": [{"from": "user", "value": row["question"]},
-                              {"from": "assistant", "value": row["rewritten"]}]}
+            "conversations": [{"from": "user", "value": row.get("user") or row["question"]},
+                              {"from": "assistant", "value": response(row)}]}
 
 
 def dataset_info(name: str, file_name: str) -> dict:
@@ -111,17 +127,20 @@ def dataset_info(name: str, file_name: str) -> dict:
 
 
 def run(accepted_paths: list[str], data_path, info_path, report_path, cfg: dict, seed: int,
-        histogram_path=None, tokenizer_dir=None, cutoff_len: int | None = None) -> None:
+        histogram_path=None, tokenizer_dir=None, cutoff_len: int | None = None, artifacts: dict | None = None,
+        cache_cfg: dict | None = None) -> None:
     """histogram_path defaults to mix_token_lengths.png beside the report."""
+    system = texts.Resolver(cache_cfg, artifacts).resolve(cfg["system_prompt"], "mix.system_prompt")
     rows = [r for p in accepted_paths for r in read_jsonl(p)]
     unique, dup_counts = dedupe_counts(rows)
     dupes = dup_counts["exact"] + dup_counts["normalized"]
-    mixed = apply_quotas(unique, cfg["quotas"], seed)
+    mixed = apply_quotas(unique, cfg.get("quotas"), seed)
     if len(mixed) < cfg.get("min_rows", 1):
         raise SkyT1Error(f"mix: only {len(mixed)} accepted rows reached the SFT set (min_rows is {cfg.get('min_rows', 1)})",
                          "sample more questions (train_sources.<name>.options.size / limit) or lower mix.min_rows")
-    examples = [to_sharegpt(r, cfg["system_prompt"]) for r in mixed]
-    lengths, counter = token_lengths([r["question"] + "\n" + r["rewritten"] for r in mixed], tokenizer_dir)
+    examples = [to_sharegpt(r, system.text) for r in mixed]
+    lengths, counter = token_lengths([e["conversations"][0]["value"] + "\n" + e["conversations"][1]["value"]
+                                      for e in examples], tokenizer_dir)
     histogram_path = histogram_path or Path(report_path).with_name("mix_token_lengths.png")
     available = Counter(r["domain"] for r in unique)
     write_json(data_path, examples)
@@ -132,8 +151,9 @@ def run(accepted_paths: list[str], data_path, info_path, report_path, cfg: dict,
         "exact_duplicates": dup_counts["exact"], "normalized_duplicates": dup_counts["normalized"],
         "per_source": dict(sorted(Counter(r["source"] for r in mixed).items())),
         "per_domain": dict(sorted(Counter(r["domain"] for r in mixed).items())),
-        "quota_shortfall": {d: q - min(q, available.get(d, 0)) for d, q in sorted(cfg["quotas"].items())
+        "quota_shortfall": {d: q - min(q, available.get(d, 0)) for d, q in sorted((cfg.get("quotas") or {}).items())
                             if available.get(d, 0) < q},
         "token_lengths": {"counter": counter, **length_stats, "histogram": str(histogram_path)},
-        "provenance": provenance.collect("mix", cfg, accepted_paths, seed=seed)})
+        "provenance": provenance.collect("mix", cfg, accepted_paths, seed=seed,
+                                         texts={"system_prompt": system.describe()})})
     log.info("mix: %d rows (%d duplicates removed)", len(mixed), dupes)
