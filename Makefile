@@ -27,7 +27,14 @@ $(STAMP): requirements/constraints.txt requirements/base.txt requirements/data-p
 	$(PIP) install --no-deps -e .
 	touch $(STAMP)
 
-install: system-deps $(STAMP)
+# The recipe's texts come from pinned artifacts (src/skyt1/texts.py): the skythought wheel from PyPI always;
+# the SkyThought GitHub files only where GitHub is reachable (not in CI), else a note says how to get them.
+ARTIFACT_WHEEL := .cache/skyt1/artifacts/skythought-0.1.0-py3-none-any.whl
+
+$(ARTIFACT_WHEEL): $(STAMP)
+	$(BIN)/skyt1 artifacts fetch --optional-github
+
+install: system-deps $(STAMP) $(ARTIFACT_WHEEL)
 
 # Debian packages from requirements/apt.txt: installed when missing and we are root, else named.
 system-deps:

@@ -1,9 +1,20 @@
-"""The numbers the Sky-T1-32B-Preview post reports (accuracy %, its main table)."""
+"""The numbers Sky-T1-32B-Preview's authors report (accuracy %), each labelled with where it comes from.
+
+Two sources disagree. The SkyThought README (the repository's main page, updated after a prompt-format
+fix for Math500) reports Math500 86.4 / 81.4 / 92.2 / 81.4 and adds OlympiadBench; the release blog post
+of 2025-01-10 reports Math500 82.4 / 76.2 / 85.4 / 81.4 and has no OlympiadBench row. Every other row is
+the same in both. The table uses the README (the later, corrected figures); SOURCES keeps both.
+"""
 
 from __future__ import annotations
 
-PAPER_MAIN = {
-    #                       Sky-T1-32B-Preview, Qwen2.5-32B-Instruct, QwQ-32B-Preview, o1-preview
+README = "SkyThought README (github.com/NovaSky-AI/SkyThought, evaluation results)"
+POST = "Sky-T1 blog post, 2025-01-10 (novasky-ai.github.io/posts/sky-t1)"
+
+PAPER_MODELS = ("Sky-T1-32B-Preview", "Qwen2.5-32B-Instruct", "QwQ-32B-Preview", "o1-preview")
+
+#                       Sky-T1-32B-Preview, Qwen2.5-32B-Instruct, QwQ-32B-Preview, o1-preview
+_README_ROWS = {
     "Math500": (86.4, 81.4, 92.2, 81.4),
     "AIME2024": (43.3, 16.7, 50.0, 40.0),
     "LCB-Easy": (86.3, 84.6, 90.7, 92.9),
@@ -12,7 +23,18 @@ PAPER_MAIN = {
     "GPQA-Diamond": (56.8, 45.5, 52.5, 75.2),
     "OlympiadBench (Math)": (59.79, 46.74, 62.17, 59.2),
 }
-PAPER_MODELS = ("Sky-T1-32B-Preview", "Qwen2.5-32B-Instruct", "QwQ-32B-Preview", "o1-preview")
+_POST_ROWS = {
+    "Math500": (82.4, 76.2, 85.4, 81.4),
+    "AIME2024": (43.3, 16.7, 50.0, 40.0),
+    "LCB-Easy": (86.3, 84.6, 90.7, 92.9),
+    "LCB-Medium": (56.8, 40.8, 56.3, 54.9),
+    "LCB-Hard": (17.9, 9.8, 17.1, 16.3),
+    "GPQA-Diamond": (56.8, 45.5, 52.5, 75.2),
+}
+SOURCES = {README: _README_ROWS, POST: _POST_ROWS}
+
+# The figures the table shows: the README's (see the module docstring for why).
+PAPER_MAIN = _README_ROWS
 
 
 def reported(paper_name: str | None, model: str) -> float | None:
@@ -20,3 +42,12 @@ def reported(paper_name: str | None, model: str) -> float | None:
     if row is None:
         return None
     return row[PAPER_MODELS.index(model)]
+
+
+def reported_all(paper_name: str | None, model: str) -> list[dict]:
+    """Every reported value for one row and model, with its source (empty when none reports it)."""
+    out = []
+    for source, rows in SOURCES.items():
+        if (paper_name or "") in rows:
+            out.append({"value": rows[paper_name][PAPER_MODELS.index(model)], "source": source})
+    return out

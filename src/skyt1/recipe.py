@@ -1,0 +1,216 @@
+"""`skyt1 recipe`: every effective value each stage of a preset will use, in one place.
+
+Texts are resolved through skyt1.texts (so each shows its text, source, version and sha256), the
+training section is rendered by the train stage's own argument builder, and eval settings are given per
+model and benchmark the way the evaluate stage merges them. `skyt1 artifacts fetch` gets the pinned files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from . import config as skyt1_config
+from . import paper, texts
+from .cli import command
+from .errors import SkyT1Error
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load_config(configfiles: list[str], config_dir: Path = REPO / "config") -> dict:
+    user: dict = {}
+    for f in configfiles:
+        user = skyt1_config.deep_merge(user, skyt1_config.load_yaml(Path(f)))
+    resolved = skyt1_config.resolve(user, config_dir)
+    skyt1_config.validate(resolved, config_dir / "schema.yaml")
+    return resolved
+
+
+class _Texts:
+    """Resolves texts for the listing; with allow_missing an unavailable artifact is reported, not fatal."""
+
+    def __init__(self, cfg: dict, allow_missing: bool):
+        self.resolver = texts.Resolver(cfg.get("cache"), cfg.get("artifacts"))
+        self.allow_missing = allow_missing
+        self.used: set[str] = set()
+
+    def text(self, value, where: str):
+        if value is None:
+            return None
+        if texts.is_ref(value):
+            self.used.add(value["artifact"])
+        try:
+            t = self.resolver.resolve(value, where)
+        except SkyT1Error as e:
+            if not self.allow_missing:
+                raise
+            return {"missing": str(e), "ref": value}
+        return {"text": t.text, **t.describe()}
+
+    def template(self, spec, where: str):
+        if spec is None:
+            return None
+        if isinstance(spec, str) or texts.is_ref(spec):
+            spec = {"style": "plain", "parts": {"template": spec}}
+        return {"style": spec.get("style", "plain"),
+                "parts": {k: self.text(v, f"{where}.parts.{k}") for k, v in spec.get("parts", {}).items()}}
+
+    def prompt(self, prompt: dict, where: str):
+        out = {"system": self.text(prompt.get("system"), f"{where}.system"), "fewshot": prompt.get("fewshot") or []}
+        if prompt.get("user_template") is not None:
+            out["user_template"] = self.text(prompt["user_template"], f"{where}.user_template")
+        for k, v in (prompt.get("fields") or {}).items():
+            out.setdefault("fields", {})[k] = self.text(v, f"{where}.fields.{k}")
+        return out
+
+
+def _model(cfg: dict, name: str) -> dict:
+    spec = cfg["models"][name]
+    return {"name": name, **spec}
+
+
+def _source(t: _Texts, name: str, spec: dict, where: str) -> dict:
+    out = {k: v for k, v in spec.items() if k not in ("user_template", "family_templates")}
+    out["user_template"] = t.template(spec.get("user_template"), f"{where}.{name}.user_template")
+    if spec.get("family_templates"):
+        out["family_templates"] = {f: t.template(s, f"{where}.{name}.family_templates.{f}")
+                                   for f, s in spec["family_templates"].items()}
+    return out
+
+
+def _train(cfg: dict) -> dict:
+    from .stages.train import build_args  # the stage's own builder: what it renders is what training gets
+
+    tr = cfg["train"]
+    student = tr["student"]
+    args = build_args(Path("results/models") / student, Path("results/sft"), cfg["mix"]["dataset_name"],
+                      cfg["models"][student].get("template"), Path("results/checkpoints") / f".{tr['name']}.work",
+                      tr, REPO)
+    out = {"student": _model(cfg, student), "name": tr["name"], "nproc_per_node": tr.get("nproc_per_node", 1),
+           "llamafactory_args": args}
+    if args.get("deepspeed"):
+        out["deepspeed_config"] = json.loads(Path(args["deepspeed"]).read_text())
+    return out
+
+
+def _eval(t: _Texts, cfg: dict) -> dict:
+    from .generation import Params
+
+    ev = cfg["eval"]
+    models, runs = {}, {}
+    for label, m in ev["models"].items():
+        model = {"checkpoint": cfg["train"]["name"]} if m.get("checkpoint") else _model(cfg, m["model"])
+        models[label] = {"label": m["label"], "family": m.get("family"), "model": model,
+                         "prompt": t.prompt(cfg["prompts"][m["prompt"]], f"prompts.{m['prompt']}"),
+                         "prompt_name": m["prompt"]}
+        for bench in ev["benchmarks"]:
+            b = cfg["benchmarks"][bench]
+            gen = dict(b.get("generation") or {})
+            gen.update((b.get("family_generation") or {}).get(m.get("family") or "", {}))
+            tmpl = (b.get("family_templates") or {}).get(m.get("family") or "", b.get("user_template"))
+            runs.setdefault(label, {})[bench] = {
+                "params": Params.from_config(ev["params"], gen or None).__dict__,
+                "user_template": t.template(tmpl, f"benchmarks.{bench}.user_template"),
+                "metric": b.get("metric", "accuracy"), "paper_name": b.get("paper_name")}
+    return {"backend": ev["backend"], "params": ev["params"], "models": models, "runs": runs}
+
+
+def effective(cfg: dict, allow_missing: bool = False) -> dict:
+    t = _Texts(cfg, allow_missing)
+    sources = {n: _source(t, n, cfg["train_sources"][n], "train_sources") for n in cfg["sample"]["sources"]}
+    benches = {n: _source(t, n, cfg["benchmarks"][n], "benchmarks") for n in cfg["benchmarks"]}
+    out = {
+        "preset": cfg["preset"], "seed": cfg["seed"],
+        "data": {"train_sources": sources, "benchmarks": benches, "decontam": cfg.get("decontam", {})},
+        "sample": {"model": _model(cfg, cfg["sample"]["model"]), "backend": cfg["sample"]["backend"],
+                   "params": cfg["sample"]["params"],
+                   "prompt": t.prompt(cfg["prompts"][cfg["sample"]["prompt"]], f"prompts.{cfg['sample']['prompt']}"),
+                   "sources": [n for n in cfg["sample"]["sources"] if not cfg["train_sources"][n].get("passthrough")],
+                   "passthrough": [n for n in cfg["sample"]["sources"] if cfg["train_sources"][n].get("passthrough")]},
+        "rewrite": {"model": _model(cfg, cfg["rewrite"]["model"]), "mode": cfg["rewrite"]["mode"],
+                    "backend": cfg["rewrite"]["backend"], "params": cfg["rewrite"]["params"],
+                    "prompt": t.prompt(cfg["prompts"][cfg["rewrite"]["prompt"]], f"prompts.{cfg['rewrite']['prompt']}")},
+        "reject": {"require_format": cfg["reject"].get("require_format", True), "sandbox": cfg.get("sandbox", {})},
+        "mix": {"dataset_name": cfg["mix"]["dataset_name"], "system_prompt": t.text(cfg["mix"]["system_prompt"], "mix.system_prompt"),
+                "quotas": cfg["mix"].get("quotas") or {}, "min_rows": cfg["mix"].get("min_rows", 1),
+                "dedupe": "exact and case/whitespace-normalized question copies, first kept"},
+        "train": _train(cfg),
+        "eval": _eval(t, cfg),
+        "reported": {row: {m: paper.reported_all(row, m) for m in paper.PAPER_MODELS} for row in paper.PAPER_MAIN},
+    }
+    out["artifacts"] = {n: {"source": texts.ARTIFACTS[n].source, "url": texts.ARTIFACTS[n].url,
+                            "sha256": texts.ARTIFACTS[n].sha256, **({"local_copy": cfg["artifacts"][n]["file"]}
+                                                                   if n in (cfg.get("artifacts") or {}) else {})}
+                        for n in sorted(t.used)}
+    return out
+
+
+def _short(text: str, width: int = 90) -> str:
+    one = " ".join(text.split())
+    return one if len(one) <= width else one[: width - 3] + "..."
+
+
+def listing(node, prefix: str = "") -> list[str]:
+    """A readable listing: one `dotted.key: value` line per value; texts as a short excerpt plus sha256."""
+    lines = []
+    if isinstance(node, dict) and "sha256" in node and "text" in node:
+        return [f"{prefix}: {_short(node['text'])!r} [{node['chars']} chars, sha256 {node['sha256'][:16]}, {node['source']}]"]
+    if isinstance(node, dict) and "missing" in node:
+        return [f"{prefix}: MISSING ({node['missing']})"]
+    if isinstance(node, dict) and node:
+        for k, v in node.items():
+            lines += listing(v, f"{prefix}.{k}" if prefix else str(k))
+        return lines
+    return [f"{prefix}: {json.dumps(node, ensure_ascii=False)}"]
+
+
+def _recipe_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--configfile", nargs="+", default=[], help="preset/override files, merged in order (as snakemake)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the readable listing")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="list texts whose artifact is not fetched as MISSING instead of stopping")
+
+
+@command("recipe", _recipe_args)
+def _recipe(args: argparse.Namespace) -> int:
+    """Print every effective value each stage will use (sources, prompts with sha256, sampling, training, eval)."""
+    eff = effective(load_config(args.configfile), allow_missing=args.allow_missing)
+    if args.json:
+        print(json.dumps(eff, indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(listing(eff)))
+    return 0
+
+
+def _artifacts_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["fetch", "list"])
+    p.add_argument("names", nargs="*", help="artifacts to fetch (default: all)")
+    p.add_argument("--optional-github", action="store_true",
+                   help="fetch: report GitHub files that cannot be reached instead of failing (CI/make install: "
+                        "only PyPI is reachable there)")
+
+
+@command("artifacts", _artifacts_args)
+def _artifacts(args: argparse.Namespace) -> int:
+    """Fetch (pinned, sha256-checked) or list the artifacts the recipe's texts are read from."""
+    folder = texts.artifact_dir()
+    names = args.names or sorted(texts.ARTIFACTS)
+    for n in names:
+        if n not in texts.ARTIFACTS:
+            raise SkyT1Error(f"unknown artifact {n!r}", f"use one of {sorted(texts.ARTIFACTS)}")
+        art = texts.ARTIFACTS[n]
+        if args.action == "list":
+            have = (folder / art.filename).exists()
+            print(f"{n}\t{art.source}\tsha256 {art.sha256}\t{'present' if have else 'absent'} ({folder / art.filename})")
+            continue
+        try:
+            path = texts.fetch(n, folder)
+            print(f"{n}: {path} (sha256 {art.sha256[:16]}... ok)")
+        except SkyT1Error as e:
+            if args.optional_github and art.kind == "github_file":
+                print(f"{n}: not fetched ({e})")
+                continue
+            raise
+    return 0
