@@ -143,8 +143,8 @@ def still2(name: str, spec: dict) -> list[dict]:
 
 
 def _published_domain(question: str, response: str) -> str:
-    """The published set has no domain column: code rows carry the APPS/TACO instruction frames."""
-    if "Generate an executable Python function" in question or "\nANSWER:\n" in question or "```python" in response:
+    """The published set has no domain column: code rows answer with a code block, math rows with \\boxed."""
+    if "```" in (split_sections(response).solution or response):
         return "code"
     return "math" if "\\boxed" in response else "science"
 
