@@ -178,6 +178,20 @@ def test_32b_preset_builds_its_full_dag(tmp_path):
     out = proc.stdout
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", out.split("Job stats:")[1], flags=re.M))
     assert {k: int(v) for k, v in stats.items()} == {
-        "data_bench": 16, "data_train": 6, "decontaminate": 1, "prepare_model": 2, "sample": 6, "rewrite": 6,
-        "reject": 6, "mix": 1, "train": 1, "evaluate": 21, "table_main": 1, "total": 67}
+        "data_bench": 16, "data_train": 7, "decontaminate": 1, "prepare_model": 3, "sample": 6, "rewrite": 6,
+        "reject": 6, "mix": 1, "train": 1, "evaluate": 28, "table_main": 1, "total": 76}
     assert "gpu=8" in out
+    # STILL-2 goes to the mix as it is: read, decontaminated, never sampled, rewritten or reject-sampled.
+    assert "results/data/clean/still2.jsonl" in out and "results/sample/still2.jsonl" not in out
+
+
+def test_32b_published_data_skips_generation(tmp_path):
+    proc = subprocess.run(SNAKEMAKE + ["-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n", "results/table_main.csv",
+                                       "--configfile", str(REPO / "config/sky-t1-32b-published.yaml")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stats = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout.split("Job stats:")[1], flags=re.M))
+    assert {k: int(v) for k, v in stats.items()} == {
+        "data_bench": 16, "data_train": 1, "decontaminate": 1, "prepare_model": 3, "mix": 1, "train": 1,
+        "evaluate": 28, "table_main": 1, "total": 52}
+    assert "results/checkpoints/sky-t1-32b-published-data" in proc.stdout
