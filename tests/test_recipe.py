@@ -249,6 +249,13 @@ def test_wheel_texts_by_sha256(in_artifacts):
     assert sky.version == "0.1.0"
 
 
+def test_unknown_artifact_in_config_is_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"preset": "sky-t1-32b", "prompts": {"teacher": {"system": {"artifact": "skythought-whl"}}}}))
+    with pytest.raises(SkyT1Error, match="config key 'prompts.teacher.system': unknown artifact 'skythought-whl'"):
+        load_config([str(bad)])
+
+
 def test_python_sources_are_read_not_run(tmp_path):
     r = texts.Resolver(local={"skythought-prompts": {"file": str(FXA / "util_prompts.py"),
                                                      "sha256": texts._sha256_file(FXA / "util_prompts.py")},

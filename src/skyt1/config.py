@@ -104,6 +104,21 @@ def _check_references(config: dict) -> None:
         if spec["prompt"] not in config["prompts"]:
             raise SkyT1Error(f"config key 'eval.models.{label}.prompt': prompt {spec['prompt']!r} is not defined under 'prompts'",
                              f"use one of {sorted(config['prompts'])}")
+    from .texts import ARTIFACTS  # text references must name a registered artifact (src/skyt1/texts.py)
+
+    def refs(node, where):
+        if isinstance(node, dict):
+            if "artifact" in node and isinstance(node["artifact"], str):
+                yield where, node["artifact"]
+            for k, v in node.items():
+                yield from refs(v, f"{where}.{k}" if where else str(k))
+
+    for where, name in refs(config, ""):
+        if where != "artifacts" and not where.startswith("artifacts.") and name not in ARTIFACTS:
+            raise SkyT1Error(f"config key '{where}': unknown artifact {name!r}", f"use one of {sorted(ARTIFACTS)}")
+    for name in config.get("artifacts") or {}:
+        if name not in ARTIFACTS:
+            raise SkyT1Error(f"config key 'artifacts.{name}': unknown artifact {name!r}", f"use one of {sorted(ARTIFACTS)}")
     for stage in ("sample", "rewrite"):
         if config[stage]["prompt"] not in config["prompts"]:
             raise SkyT1Error(f"config key '{stage}.prompt': prompt {config[stage]['prompt']!r} is not defined under 'prompts'",
