@@ -96,7 +96,7 @@ def _train(cfg: dict) -> dict:
 
 
 def _eval(t: _Texts, cfg: dict) -> dict:
-    from .generation import Params
+    from .stages.evaluate import settings  # the evaluate stage's own merge of generation and templates
 
     ev = cfg["eval"]
     models, runs = {}, {}
@@ -107,11 +107,9 @@ def _eval(t: _Texts, cfg: dict) -> dict:
                          "prompt_name": m["prompt"]}
         for bench in ev["benchmarks"]:
             b = cfg["benchmarks"][bench]
-            gen = dict(b.get("generation") or {})
-            gen.update((b.get("family_generation") or {}).get(m.get("family") or "", {}))
-            tmpl = (b.get("family_templates") or {}).get(m.get("family") or "", b.get("user_template"))
+            params, tmpl = settings(ev["params"], b, m.get("family"))
             runs.setdefault(label, {})[bench] = {
-                "params": Params.from_config(ev["params"], gen or None).__dict__,
+                "params": params.__dict__,
                 "user_template": t.template(tmpl, f"benchmarks.{bench}.user_template"),
                 "metric": b.get("metric", "accuracy"), "paper_name": b.get("paper_name")}
     return {"backend": ev["backend"], "params": ev["params"], "models": models, "runs": runs}

@@ -15,6 +15,15 @@ from .common import generate
 log = logging.getLogger(__name__)
 
 
+def settings(eval_params: dict, bench_spec: dict, family: str | None):
+    """What one model family gets on one benchmark: (sampling Params, user template spec). family_generation
+    and family_templates entries for the family win over the benchmark's generation / user_template."""
+    gen = dict(bench_spec.get("generation") or {})
+    gen.update((bench_spec.get("family_generation") or {}).get(family or "", {}))
+    template = (bench_spec.get("family_templates") or {}).get(family or "", bench_spec.get("user_template"))
+    return Params.from_config(eval_params, gen or None), template
+
+
 def run(bench_path, model_dir, out_path, summary_path, *, benchmark: str, bench_spec: dict, label: str,
         display: str, eval_cfg: dict, prompt: dict, model_spec: dict, threads: int = 1, gpus: int = 0,
         cache_cfg: dict | None = None, log_path: str | None = None, sandbox_cfg: dict | None = None,
@@ -23,12 +32,9 @@ def run(bench_path, model_dir, out_path, summary_path, *, benchmark: str, bench_
     entry over its user_template / generation (the original prompts Sky-T1 models differently)."""
     items = read_jsonl(bench_path)
     sandbox = make_sandbox(sandbox_cfg) if any(scorer_kind(it) == "code" for it in items) else None
-    gen = dict(bench_spec.get("generation") or {})
-    gen.update((bench_spec.get("family_generation") or {}).get(family or "", {}))
-    params = Params.from_config(eval_cfg["params"], gen or None)
+    params, spec_template = settings(eval_cfg["params"], bench_spec, family)
     resolver = texts.Resolver(cache_cfg, artifacts)
     prompt, prompt_texts = resolver.resolve_prompt(prompt, f"eval prompt of {label}")
-    spec_template = (bench_spec.get("family_templates") or {}).get(family or "", bench_spec.get("user_template"))
     template, template_texts = resolver.resolve_template(spec_template, f"benchmarks.{benchmark}.user_template")
     users = [texts.render(template, it) for it in items]
     results, stats = generate(f"evaluate {label}/{benchmark}", [it["id"] for it in items],
