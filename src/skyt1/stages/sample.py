@@ -37,6 +37,8 @@ def run(records_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, 
     write_jsonl(out_path, rows)
     stats["rows"] = len(rows)
     write_json(stats_path, {**stats, "provenance": provenance.collect("sample", cfg, [records_path, model_dir or ""],
-                                                                      prompt=prompt, texts={"prompt": prompt_texts, "user_template": template_texts})})
+                                                                      prompt=prompt,
+                                                                      texts={"prompt": prompt_texts,
+                                                                             "user_template": template_texts})})
     finish(out_path)
     log.info("sample: %d traces written (%s)", len(rows), out_path)
