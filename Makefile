@@ -27,12 +27,12 @@ $(STAMP): requirements/constraints.txt requirements/base.txt requirements/data-p
 	$(PIP) install --no-deps -e .
 	touch $(STAMP)
 
-# The recipe's texts come from pinned artifacts (src/skyt1/texts.py): the skythought wheel from PyPI always;
-# the SkyThought GitHub files only where GitHub is reachable (not in CI), else a note says how to get them.
+# The recipe's texts come from pinned artifacts (src/skyt1/texts.py). Only the skythought wheel is fetched
+# here (PyPI); the SkyThought GitHub files need `skyt1 artifacts fetch` on a machine that reaches GitHub.
 ARTIFACT_WHEEL := .cache/skyt1/artifacts/skythought-0.1.0-py3-none-any.whl
 
 $(ARTIFACT_WHEEL): $(STAMP)
-	$(BIN)/skyt1 artifacts fetch --optional-github
+	$(BIN)/skyt1 artifacts fetch skythought-wheel
 
 install: system-deps $(STAMP) $(ARTIFACT_WHEEL)
 
