@@ -12,7 +12,9 @@ Then it calls LLaMA-Factory's own training entry point (run_exp) in this process
 registered anything; the stage starts torchrun itself (skyt1.stages.train).
 
 `python -m skyt1.train_launcher --check ARGS.yaml OUT.json` parses the arguments and resolves the template
-exactly as training would, formats the first training row, writes what it found to OUT.json and stops."""
+exactly as training would, formats the first training row, writes what it found to OUT.json and stops.
+`python -m skyt1.train_launcher --build-ops` compiles the DeepSpeed ops ZeRO-3 offload loads (DeepSpeed is
+installed with DS_BUILD_OPS=0, so they are JIT-built at first use; `make install` builds them once)."""
 
 from __future__ import annotations
 
@@ -220,9 +222,31 @@ def check(args: dict) -> dict:
     }
 
 
+# What ZeRO-3 with optimizer offload compiles on first use: the CPU Adam that replaces the trainer's
+# optimizer, and (on the CPU accelerator) the shared-memory collectives.
+DEEPSPEED_OPS = ("CPUAdamBuilder", "ShareMemCommBuilder")
+
+
+def build_ops() -> list[str]:
+    import deepspeed.ops
+    from deepspeed.accelerator import get_accelerator
+
+    built = []
+    for name in DEEPSPEED_OPS:
+        builder = get_accelerator().create_op_builder(name)
+        if builder is None or not deepspeed.ops.__compatible_ops__.get(builder.NAME, False):
+            continue  # not used with this accelerator
+        builder.load()
+        built.append(builder.NAME)
+    return built
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: python -m skyt1.train_launcher ARGS.yaml | --check ARGS.yaml OUT.json"
+    usage = "usage: python -m skyt1.train_launcher ARGS.yaml | --check ARGS.yaml OUT.json | --build-ops"
+    if argv == ["--build-ops"]:
+        print("DeepSpeed ops ready:", ", ".join(build_ops()) or "none needed")
+        return 0
     if argv[:1] == ["--check"] and len(argv) == 3:
         prepare()
         report = check(read_args(argv[1]))
