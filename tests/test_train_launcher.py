@@ -210,3 +210,54 @@ def test_zero3_losses_match_the_run_without_deepspeed(zero3_runs):
     zero3, plain = _losses(zero3_runs["zero3"][0]), _losses(zero3_runs["plain"][0])
     print("losses zero3", zero3, "plain", plain)
     assert zero3 == pytest.approx(plain, rel=1e-3)
+
+
+# SkyThought's skythought/train/LLaMA-Factory/examples/train_full/qwen2_full_sft.yaml (commit 0751518),
+# every key but the paths (model_name_or_path, dataset, output_dir, deepspeed) and report_to (wandb there).
+SKYTHOUGHT_TRAIN = {
+    "stage": "sft", "do_train": True, "finetuning_type": "full", "template": "qwen25", "cutoff_len": 16384,
+    "max_samples": 1000000, "overwrite_cache": True, "preprocessing_num_workers": 16, "logging_steps": 1,
+    "save_steps": 100, "plot_loss": True, "per_device_train_batch_size": 1, "gradient_accumulation_steps": 12,
+    "learning_rate": 1.0e-5, "num_train_epochs": 3.0, "lr_scheduler_type": "cosine", "warmup_ratio": 0.1,
+    "bf16": True, "ddp_timeout": 180000000, "run_name": "Sky-T1",
+}
+
+# ... and its examples/deepspeed/ds_z3_offload_config.json (sha256 922774e5...855cb), as parsed JSON.
+SKYTHOUGHT_DS = {
+    "train_batch_size": "auto", "train_micro_batch_size_per_gpu": "auto", "gradient_accumulation_steps": "auto",
+    "gradient_clipping": "auto", "zero_allow_untested_optimizer": True,
+    "fp16": {"enabled": "auto", "loss_scale": 0, "loss_scale_window": 1000, "initial_scale_power": 16,
+             "hysteresis": 2, "min_loss_scale": 1},
+    "bf16": {"enabled": "auto"},
+    "zero_optimization": {
+        "stage": 3, "offload_optimizer": {"device": "cpu", "pin_memory": True},
+        "offload_param": {"device": "cpu", "pin_memory": True}, "overlap_comm": True,
+        "contiguous_gradients": True, "sub_group_size": 1e9, "reduce_bucket_size": "auto",
+        "stage3_prefetch_bucket_size": "auto", "stage3_param_persistence_threshold": "auto",
+        "stage3_max_live_parameters": 1e9, "stage3_max_reuse_distance": 1e9,
+        "stage3_gather_16bit_weights_on_model_save": True},
+}
+
+
+def test_32b_train_values_are_skythoughts(cfg32, tmp_path):
+    tcfg = cfg32["train"]
+    args = train.build_args(tmp_path / "m", tmp_path / "d", "sky_t1", cfg32["models"][tcfg["student"]]["template"],
+                            tmp_path / "o", tcfg, REPO)
+    assert {k: args[k] for k in SKYTHOUGHT_TRAIN} == SKYTHOUGHT_TRAIN
+    assert [type(args[k]) for k in SKYTHOUGHT_TRAIN] == [type(v) for v in SKYTHOUGHT_TRAIN.values()]
+    assert args["report_to"] == "none"
+    assert tcfg["nproc_per_node"] == 8 and cfg32["resources"]["train"]["gpu"] == 8
+    ds = json.loads((REPO / args["deepspeed"]).read_text())
+    assert ds == SKYTHOUGHT_DS
+
+
+def test_launch_command_one_rank_per_gpu():
+    assert train._ranks(0) == 1 and train._ranks(None) == 1 and train._ranks(8) == 8
+    assert train.launch_command("a.yaml", 1, deepspeed=False) == [train.launcher_python(), "-m", "skyt1.train_launcher", "a.yaml"]
+    cmd = train.launch_command("a.yaml", 8, deepspeed=True)
+    assert cmd[:3] == [train.launcher_python(), "-m", "torch.distributed.run"]
+    assert cmd[cmd.index("--nproc_per_node") + 1] == "8"
+    assert cmd[-3:] == ["-m", "skyt1.train_launcher", "a.yaml"]
+    # DeepSpeed needs a process group even for one rank; several ranks need torchrun without it too
+    assert "torch.distributed.run" in train.launch_command("a.yaml", 1, deepspeed=True)
+    assert "torch.distributed.run" in train.launch_command("a.yaml", 2, deepspeed=False)
