@@ -194,6 +194,7 @@ def test_zero3_offload_trains_on_cpu_through_torchrun(zero3_runs, student):
     assert "distributed training: False" in zero3_runs["plain"][1]  # the plain run: no torchrun
     manifest = json.loads((folder / "skyt1_model.json").read_text())
     assert manifest["ranks"] == 1
+    assert manifest["template"]["name"] == "qwen25" and "SkyThought@0751518" in manifest["template"]["source"]
     assert manifest["provenance"]["llamafactory_args"]["template"] == "qwen25"
     assert manifest["provenance"]["llamafactory_args"]["deepspeed"].endswith("ds_z3_offload.json")
     losses = _losses(folder)

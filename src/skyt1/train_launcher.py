@@ -26,6 +26,11 @@ from typing import Any
 
 import yaml
 
+# Where each template we register comes from (recorded in the checkpoint's provenance).
+TEMPLATE_SOURCES = {
+    "qwen25": "github.com/NovaSky-AI/SkyThought@0751518524a235b060894626cd6c5902a353770f:"
+              "skythought/train/LLaMA-Factory/src/llamafactory/data/template.py",
+}
 QWEN25_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 # LLaMA-Factory 0.9.3's hparams/parser.py requires this range for DeepSpeed (mandatory=True).
 _LF_DEEPSPEED_PIN = "deepspeed>=0.10.0,<=0.16.9"

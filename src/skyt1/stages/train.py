@@ -22,6 +22,7 @@ from .. import provenance
 from ..errors import SkyT1Error
 from ..io import read_json, sha256_file, write_text
 from ..models import MANIFEST, identity
+from ..train_launcher import TEMPLATE_SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,7 @@ def run(student_dir, sft_data, sft_info, out_dir, cfg: dict, model_spec: dict, l
     manifest = {"name": cfg["name"], "source": "checkpoint", "base": identity(student_dir),
                 "sft_data_sha256": sha256_file(sft_data), "train_seconds": round(time.time() - t0, 1),
                 "metrics": metrics, "ranks": ranks,
+                "template": {"name": template, "source": TEMPLATE_SOURCES.get(template, "LLaMA-Factory's own")},
                 "provenance": provenance.collect("train", cfg, [student_dir, sft_data, sft_info], llamafactory_args=args)}
     (work_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     if out_dir.exists():
