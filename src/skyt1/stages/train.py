@@ -1,4 +1,5 @@
-"""Stage 5: full SFT of the student with LLaMA-Factory (`llamafactory-cli train`).
+"""Stage 5: full SFT of the student with LLaMA-Factory, run through skyt1.train_launcher (which registers
+the recipe's chat template first), on one rank per GPU of the job via torchrun (one rank on CPU).
 
 Training runs in results/checkpoints/.<name>.work. If a run dies, its periodic checkpoints stay there
 and the next run resumes from the last one; the finished model is moved to results/checkpoints/<name>
@@ -21,6 +22,7 @@ from .. import provenance
 from ..errors import SkyT1Error
 from ..io import read_json, sha256_file, write_text
 from ..models import MANIFEST, identity
+from ..train_launcher import TEMPLATE_SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,40 @@ def build_args(student_dir, sft_dir, dataset_name, template, work_dir, cfg: dict
     return args
 
 
+def launcher_python() -> str:
+    """The interpreter that runs LLaMA-Factory (the one place to change it, e.g. for a separate training
+    environment): it must have skyt1, llamafactory, torch and, for ZeRO-3, deepspeed installed."""
+    return sys.executable
+
+
+def _ranks(gpus) -> int:
+    """One rank per GPU the job has; one rank on a CPU-only machine."""
+    try:
+        gpus = int(gpus or 0)
+    except (TypeError, ValueError):
+        raise SkyT1Error(f"train: GPU count {gpus!r} is not a number", "set resources.train.gpu to an integer")
+    return max(gpus, 1)
+
+
+def launch_command(args_path, ranks: int, deepspeed: bool) -> list[str]:
+    """Our launcher, on every rank. With more than one rank, or with DeepSpeed (which needs a process group
+    even for one rank), it is started by torchrun; --standalone picks a free local rendezvous port."""
+    launcher = ["-m", "skyt1.train_launcher", str(args_path)]
+    if ranks == 1 and not deepspeed:
+        return [launcher_python(), *launcher]
+    return [launcher_python(), "-m", "torch.distributed.run", "--standalone", "--nnodes", "1",
+            "--nproc_per_node", str(ranks), *launcher]
+
+
+def _warn_if_batch_differs(cfg: dict, ranks: int) -> None:
+    planned = cfg.get("nproc_per_node", 1)
+    if planned != ranks:
+        a = cfg["args"]
+        per_step = a.get("per_device_train_batch_size", 1) * a.get("gradient_accumulation_steps", 1)
+        log.warning("train: %d rank(s) instead of train.nproc_per_node=%d: the global batch is %d, not the "
+                    "planned %d", ranks, planned, per_step * ranks, per_step * planned)
+
+
 def _has_checkpoint(work_dir: Path) -> bool:
     return any(p.name.startswith("checkpoint-") for p in work_dir.glob("checkpoint-*"))
 
@@ -76,19 +112,16 @@ def run(student_dir, sft_data, sft_info, out_dir, cfg: dict, model_spec: dict, l
     args_path = work_dir / "skyt1_train_args.yaml"
     write_text(args_path, yaml.safe_dump(args, sort_keys=True))
 
+    ranks = _ranks(gpus)
+    _warn_if_batch_differs(cfg, ranks)
+    cmd = launch_command(args_path, ranks, deepspeed=bool(args.get("deepspeed")))
     env = dict(os.environ)
-    nproc = cfg.get("nproc_per_node", 1)
-    if args.get("deepspeed") or nproc > 1:
-        # LLaMA-Factory launches torchrun itself when asked to; on a CPU-only machine it must be told how many ranks.
-        env["FORCE_TORCHRUN"] = "1"
-        env["NPROC_PER_NODE"] = str(nproc)
-    cli = shutil.which("llamafactory-cli", path=str(Path(sys.executable).parent)) or shutil.which("llamafactory-cli")
-    if cli is None:
-        raise SkyT1Error("llamafactory-cli is not installed", "run `make install` (LLaMA-Factory 0.9.3)")
-    log.info("%s LLaMA-Factory: %s train %s", "resuming" if resuming else "starting", cli, args_path)
+    # We start the ranks ourselves; LLaMA-Factory's own relaunch (llamafactory-cli) is never used.
+    env.pop("FORCE_TORCHRUN", None)
+    log.info("%s LLaMA-Factory on %d rank(s): %s", "resuming" if resuming else "starting", ranks, " ".join(cmd))
     t0 = time.time()
     with open(log_path, "a", encoding="utf-8") as handle:
-        proc = subprocess.run([cli, "train", str(args_path)], stdout=handle, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, env=env)
     if proc.returncode != 0:
         raise SkyT1Error(f"LLaMA-Factory training failed with exit code {proc.returncode}; see {log_path}",
                          "fix the cause shown in the log and rerun; checkpoints in the work folder are resumed")
@@ -101,7 +134,8 @@ def run(student_dir, sft_data, sft_info, out_dir, cfg: dict, model_spec: dict, l
         metrics = json.loads((work_dir / "all_results.json").read_text())
     manifest = {"name": cfg["name"], "source": "checkpoint", "base": identity(student_dir),
                 "sft_data_sha256": sha256_file(sft_data), "train_seconds": round(time.time() - t0, 1),
-                "metrics": metrics,
+                "metrics": metrics, "ranks": ranks,
+                "template": {"name": template, "source": TEMPLATE_SOURCES.get(template, "LLaMA-Factory's own")},
                 "provenance": provenance.collect("train", cfg, [student_dir, sft_data, sft_info], llamafactory_args=args)}
     (work_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     if out_dir.exists():
