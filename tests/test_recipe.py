@@ -95,6 +95,8 @@ TRAIN_ARGS = {  # SkyThought's qwen2_full_sft values as the recipe uses them (th
     "template": "qwen25", "stage": "sft", "finetuning_type": "full", "cutoff_len": 16384, "num_train_epochs": 3,
     "learning_rate": 1.0e-5, "lr_scheduler_type": "cosine", "warmup_ratio": 0.1, "per_device_train_batch_size": 1,
     "gradient_accumulation_steps": 12, "bf16": True, "dataset": "sky_t1",
+    "ddp_timeout": 180000000, "preprocessing_num_workers": 16, "plot_loss": True, "max_samples": 1000000,
+    "overwrite_cache": True, "logging_steps": 1, "save_steps": 100,
 }
 
 
