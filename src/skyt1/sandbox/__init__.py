@@ -28,9 +28,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..errors import SkyT1Error
+from . import plain
 
 SANDBOX_PYTHON = "/usr/bin/python3"
-_WORKER_SRC = (Path(__file__).with_name("worker.py")).read_text()
+# the worker is plain.py (the plain-data boundary) followed by worker.py, run by the sandbox's own Python
+_WORKER_SRC = Path(__file__).with_name("plain.py").read_text() + "\n\n" + Path(__file__).with_name("worker.py").read_text()
 _COUNTER = itertools.count()
 
 
@@ -238,10 +240,12 @@ class Sandbox:
 
 
 class Session:
-    """One warm worker in one fresh sandbox: for the tests of ONE submission, closed afterwards."""
+    """One warm worker in one fresh sandbox: for the tests of ONE submission, closed afterwards. `links`:
+    pipe ends handed to the worker (the two pipes between a program's and a checker's sandbox)."""
 
-    def __init__(self, sandbox: Sandbox):
+    def __init__(self, sandbox: Sandbox, links: tuple[int, ...] = ()):
         self.sandbox = sandbox
+        self.links = tuple(links)
         self.limits = sandbox.limits
         self.proc: subprocess.Popen | None = None
         self.cgroup: _Cgroup | None = None
@@ -259,16 +263,23 @@ class Session:
         self.close()
 
     def start(self) -> None:
+        self.spawn()
+        self.handshake()
+
+    def spawn(self) -> None:
+        """Start the sandbox's processes without waiting for them (so two sandboxes can start at once)."""
         self.cgroup = _Cgroup(self.limits)
-        inner = self.sandbox.bwrap_argv() + ["--", SANDBOX_PYTHON, "-I", "-c", _WORKER_SRC]
+        inner = self.sandbox.bwrap_argv() + ["--", SANDBOX_PYTHON, "-I", "-c", _WORKER_SRC, *map(str, self.links)]
         argv = self.sandbox.launcher_argv(self.cgroup, inner)
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          env={"PATH": "/usr/bin:/bin"}, start_new_session=True, close_fds=True,
-                                         cwd="/")
+                                         pass_fds=self.links, cwd="/")
         except OSError as e:
             self.close()
             raise SkyT1Error(f"the sandbox could not start: {e}", "apt-get install bubblewrap util-linux") from e
+
+    def handshake(self) -> None:
         try:
             hello = self._recv(time.monotonic() + self.limits.startup_s)
         except WorkerDied:
@@ -372,28 +383,123 @@ class Session:
         reply = self._call({"op": "load", "code": code}, timeout=self.limits.startup_s)
         return None if reply.get("ok") else str(reply.get("error") or "compile failed")
 
-    def run(self, mode: str = "stdio", stdin: str = "", *, fn_name: str | None = None, args: list | None = None,
-            entry_point: str | None = None, call_check: bool = False, limits: Limits | None = None) -> RunResult:
-        """Run the loaded program once: mode stdio (stdin -> stdout), call (fn_name(*args) -> value) or
-        script (program + test code, passes if it ends normally; with call_check, HumanEval's
-        check(entry_point) is called after)."""
-        lim = limits or self.limits
-        job = {"op": "run", "mode": mode, "stdin": stdin, "fn_name": fn_name, "args": args or [],
-               "entry_point": entry_point, "call_check": call_check, "cpu_s": lim.cpu_s, "wall_s": lim.wall_s,
-               "memory_bytes": lim.memory_mb << 20, "output_bytes": lim.output_bytes,
-               "file_bytes": lim.file_mb << 20, "nproc": lim.nproc}
+    def _job(self, mode: str, lim: Limits, **kw) -> dict:
+        return {"op": "run", "mode": mode, "cpu_s": lim.cpu_s, "wall_s": lim.wall_s,
+                "memory_bytes": lim.memory_mb << 20, "output_bytes": lim.output_bytes,
+                "file_bytes": lim.file_mb << 20, "nproc": lim.nproc, **kw}
+
+    def _reply(self, timeout: float) -> RunResult:
         try:
-            reply = self._call(job, timeout=lim.wall_s + 5.0)
+            reply = self._recv(time.monotonic() + timeout)
         except (WorkerDied, TimeoutError) as e:
             self.close()
             return RunResult("worker_died", extra={"why": str(e)})
         if not isinstance(reply, dict):
             self.close()
             return RunResult("worker_died", extra={"why": "malformed reply"})
-        return RunResult(status=str(reply.get("status")), stdout=str(reply.get("stdout", "")),
-                         stderr=str(reply.get("stderr", "")), exit_code=reply.get("exit_code"),
-                         result=reply.get("result"), has_result="result" in reply, wall=reply.get("wall"),
-                         cpu=reply.get("cpu"))
+        r = RunResult(status=str(reply.get("status")), stdout=str(reply.get("stdout", "")),
+                      stderr=str(reply.get("stderr", "")), exit_code=reply.get("exit_code"),
+                      wall=reply.get("wall"), cpu=reply.get("cpu"))
+        if isinstance(reply.get("result_text"), str):
+            r.extra["result_text"] = reply["result_text"]
+        return r
+
+    def run(self, mode: str = "stdio", stdin: str = "", *, fn_name: str | None = None, args: list | None = None,
+            limits: Limits | None = None) -> RunResult:
+        """Run the loaded program once: mode stdio (stdin -> stdout) or call (fn_name(*args) -> value).
+        A call's value is decoded here, on the host, strictly as plain data (plain.py): `result` is then a
+        fresh value of builtin types only; anything else is status not_plain with the reason in extra."""
+        lim = limits or self.limits
+        r = self._reply_to(self._job(mode, lim, stdin=stdin, fn_name=fn_name, args=args or []), lim)
+        if mode == "call" and r.status == "ok":
+            _decode_call_result(r)
+        return r
+
+    def _reply_to(self, job: dict, lim: Limits) -> RunResult:
+        try:
+            self._send(job)
+        except WorkerDied as e:
+            self.close()
+            return RunResult("worker_died", extra={"why": str(e)})
+        return self._reply(lim.wall_s + 5.0)
+
+
+def _decode_call_result(r: RunResult) -> None:
+    text = r.extra.pop("result_text", None)
+    try:
+        msg = plain.loads(text) if text is not None else None
+    except ValueError as e:
+        r.status, r.extra["why"] = "not_plain", f"the program's process sent something that is not plain data ({e})"
+        return
+    if type(msg) is list and len(msg) == 2 and msg[0] == "ok":
+        r.result, r.has_result = msg[1], True
+    elif type(msg) is list and len(msg) == 2 and msg[0] == "not_plain" and type(msg[1]) is str:
+        r.status, r.extra["why"] = "not_plain", msg[1]
+    else:
+        r.status = "no_result"
+
+
+def judge_asserts(sandbox: Sandbox, program: str, test: str, *, starter: str = "", entry_point: str | None = None,
+                  call_check: bool = False, limits: Limits | None = None) -> RunResult:
+    """Run assertion tests (HumanEval's check(candidate), MBPP's asserts) so that the program cannot
+    touch their verdict: the program runs in one sandbox, the tests in a second one, and the only thing
+    between them is two pipes carrying plain data (calls one way, values the other). In the tests'
+    sandbox `candidate` (and every name the tests use but do not define, except builtins and standard
+    modules) is a Remote that forwards a call. The verdict is written by the checker's process, which the
+    program can neither see nor signal, and it is read here.
+
+    Returns RunResult: status ok with result "pass", or the failure: status check_failed with
+    extra {"kind", "detail"} (wrong answer, runtime error, not plain data, program ended), or what ended
+    either process (time/memory limits, worker died); status load_error when the program does not compile.
+    """
+    lim = limits or sandbox.limits
+    c2p_r, c2p_w = os.pipe()  # checker -> program: calls
+    p2c_r, p2c_w = os.pipe()  # program -> checker: values
+    prog, chk = Session(sandbox, links=(c2p_r, p2c_w)), Session(sandbox, links=(c2p_w, p2c_r))
+    try:
+        try:
+            prog.spawn()
+            chk.spawn()
+        finally:
+            for fd in (c2p_r, c2p_w, p2c_r, p2c_w):  # the sandboxes hold them now
+                os.close(fd)
+        prog.handshake()
+        chk.handshake()
+        err = prog.load(program)
+        if err:
+            return RunResult("load_error", stderr=err)
+        err = chk.load({"starter": starter or "", "test": test})
+        if err:
+            raise SkyT1Error(f"the tests themselves do not compile: {err}", "check the record's `test` code")
+        try:
+            prog._send(prog._job("serve", lim))
+        except WorkerDied as e:
+            return RunResult("worker_died", extra={"why": str(e)})
+        r = chk._reply_to(chk._job("check", lim, entry_point=entry_point, call_check=call_check), lim)
+        if r.status == "worker_died":
+            return r
+        try:
+            verdict = json.loads(r.extra.pop("result_text", "") or "null")
+        except ValueError:
+            verdict = None
+        if r.status != "ok" or not isinstance(verdict, dict):
+            # the checker was stopped (time, memory): say so; the program's process is what it waited on
+            return r if r.status != "ok" else RunResult("no_result", stderr=r.stderr)
+        if verdict.get("verdict") == "pass":
+            return RunResult("ok", result="pass", has_result=True, wall=r.wall, cpu=r.cpu)
+        kind, detail = str(verdict.get("kind")), str(verdict.get("detail", ""))
+        if kind == "program ended":  # why did it end? its own worker knows (limits, exit status, traceback)
+            pr = prog._reply(2.0)
+            if pr.status in ("cpu_timeout", "wall_timeout", "memory", "output_limit", "signal", "worker_died"):
+                return pr
+            last = pr.stderr.strip().splitlines()[-1:] if pr.stderr.strip() else []
+            detail = (f"{detail}: exit status {pr.exit_code}" + (f", {last[0][:300]}" if last else "")
+                      if pr.exit_code is not None else detail)
+        return RunResult("check_failed", stderr=r.stderr, wall=r.wall, cpu=r.cpu,
+                         extra={"kind": kind, "detail": detail})
+    finally:
+        prog.close()
+        chk.close()
 
 
 def run_program(code: str, stdin: str = "", limits: Limits | None = None) -> RunResult:
