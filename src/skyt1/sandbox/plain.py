@@ -34,7 +34,7 @@ def _kind(value) -> str:
     for base in (bool, int, float, complex, str, list, tuple, dict, set, frozenset):
         if issubclass(cls, base):
             return f"a subclass of {base.__name__} ({cls.__name__!s:.60})"
-    return f"a {cls.__name__!s:.60}"
+    return f"an instance of {cls.__name__!s:.60}"
 
 
 def _float(x):
