@@ -108,7 +108,7 @@ def test_hostile_corpus_is_contained_and_host_unchanged(listener):
     port = listener.getsockname()[1]
     sandbox = Sandbox(LIMITS)
     tests = {"inputs": ["ok\n"], "outputs": ["ok"]}
-    before = set(_sandbox_pids(LIMITS.uid))
+    before, cgroups_before = set(_sandbox_pids(LIMITS.uid)), set(_our_cgroups())  # other tests' spares may live
     verdicts = {}
     t0 = time.monotonic()
     for name, (program, reasons) in hostile(port).items():
@@ -120,6 +120,7 @@ def test_hostile_corpus_is_contained_and_host_unchanged(listener):
     elapsed = time.monotonic() - t0
     assert verdicts["daemon_left_behind"]["correct"]
     assert elapsed < 60, elapsed
+    sandbox.close()  # the spare started ahead, too
     # the host afterwards
     assert not REPO_MARK.exists() and not TMP_MARK.exists()
     assert not Path("/usr/pwned").exists()
@@ -129,7 +130,7 @@ def test_hostile_corpus_is_contained_and_host_unchanged(listener):
     while set(_sandbox_pids(LIMITS.uid)) - before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not set(_sandbox_pids(LIMITS.uid)) - before, "processes survived their sandbox"
-    assert not _our_cgroups(), "per-sandbox cgroups were left behind"
+    assert not set(_our_cgroups()) - cgroups_before, "per-sandbox cgroups were left behind"
 
 
 def test_hostile_corpus_in_the_two_sandbox_path(listener):
@@ -138,11 +139,12 @@ def test_hostile_corpus_in_the_two_sandbox_path(listener):
     port = listener.getsockname()[1]
     sandbox = Sandbox(LIMITS)
     tests = {"test": "assert solve() == 'ok'", "entry_point": "solve"}
-    before = set(_sandbox_pids(LIMITS.uid))
+    before, cgroups_before = set(_sandbox_pids(LIMITS.uid)), set(_our_cgroups())
     for name, (program, _) in hostile(port).items():
         r = code.score(tests, f"```python\n{program}\ndef solve():\n    return 'not ok'\n```", sandbox=sandbox)
         assert not r["correct"], (name, r)
         assert r["reason"], name
+    sandbox.close()
     assert not REPO_MARK.exists() and not TMP_MARK.exists()
     assert not Path("/usr/pwned").exists()
     with pytest.raises(socket.timeout):
@@ -151,7 +153,7 @@ def test_hostile_corpus_in_the_two_sandbox_path(listener):
     while set(_sandbox_pids(LIMITS.uid)) - before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not set(_sandbox_pids(LIMITS.uid)) - before, "processes survived their sandbox"
-    assert not _our_cgroups(), "per-sandbox cgroups were left behind"
+    assert not set(_our_cgroups()) - cgroups_before, "per-sandbox cgroups were left behind"
 
 
 def test_checker_sandbox_cannot_be_reached_from_the_program():
@@ -166,7 +168,9 @@ def test_checker_sandbox_cannot_be_reached_from_the_program():
         "    return [len(pids), os.listdir('/tmp'), len(fds)]\n")
     tests = {"test": "open('/tmp/checker_was_here', 'w').write('x')\nr = probe()\n"
                      "assert r == [3, [], 7], r", "entry_point": "probe"}
-    r = code.run_tests(program, tests, sandbox=Sandbox(LIMITS))
+    sandbox = Sandbox(LIMITS)
+    r = code.run_tests(program, tests, sandbox=sandbox)
+    sandbox.close()
     assert r["correct"], r
 
 
@@ -187,11 +191,33 @@ def test_all_humaneval_and_mbpp_reference_solutions_pass():
     sandbox = Sandbox(Limits(cpu_s=6, wall_s=12, memory_mb=1024))
     pairs = [(rec, f"```python\n{prog}\n```") for rec, prog in he + mb]
     res = score_batch(pairs, sandbox=sandbox, workers=2)
+    sandbox.close()
     failed = [(rec["id"], r["reason"]) for (rec, _), r in zip(pairs, res) if not r["correct"]]
     assert not failed, failed
     wrong = [(rec, f"```python\ndef {rec['tests']['entry_point']}(*a, **k):\n    return None\n```")
              for rec, _ in he[::4] + mb[::20]]
     assert not any(r["correct"] for r in score_batch(wrong, sandbox=sandbox, workers=2))
+    sandbox.close()
+
+
+def test_spares_serve_one_response_each_and_close_stops_them():
+    """A spare sandbox started ahead is fresh (nothing of the previous response is in it), and close()
+    leaves no process and no cgroup behind."""
+    sandbox = Sandbox(LIMITS, spares=2)
+    before, cgroups_before = set(_sandbox_pids(LIMITS.uid)), set(_our_cgroups())
+    tests = {"inputs": ["x"], "outputs": ["fresh"]}
+    program = ("import os\nprint('used' if os.path.exists('/tmp/mark') else 'fresh')\n"
+               "open('/tmp/mark', 'w').write('x')\nos.fork() or __import__('time').sleep(30)\n")
+    for _ in range(4):
+        assert code.score(tests, f"```python\n{program}```", sandbox=sandbox)["correct"]
+    deadline = time.monotonic() + 10
+    while len(sandbox._ready["single"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(sandbox._ready["single"]) == 2  # started ahead, in the background
+    sandbox.close()
+    time.sleep(0.2)
+    assert not set(_sandbox_pids(LIMITS.uid)) - before
+    assert not set(_our_cgroups()) - cgroups_before
 
 
 def test_isolation_facts():
@@ -228,6 +254,7 @@ def test_missing_bwrap_stops_with_clear_error(monkeypatch):
 def test_broken_bwrap_never_falls_back(monkeypatch, tmp_path):
     """A bwrap that cannot start (here: an unknown option) must stop scoring, not run the code bare."""
     marker = tmp_path / "ran_unsandboxed"
+    cgroups_before = set(_our_cgroups())  # other tests' spares may be alive
     s = Sandbox(LIMITS)
     real = s.bwrap_argv
     monkeypatch.setattr(s, "bwrap_argv", lambda: real() + ["--no-such-option"])
@@ -236,7 +263,8 @@ def test_broken_bwrap_never_falls_back(monkeypatch, tmp_path):
                        sandbox=s)
     assert "sandbox could not start" in str(e.value)
     assert not marker.exists()
-    assert not _our_cgroups()
+    s.close()
+    assert not set(_our_cgroups()) - cgroups_before
 
 
 def test_parallel_sandboxes_do_not_interfere():

@@ -15,15 +15,20 @@ There is no fallback: if bwrap is missing or cannot start, SkyT1Error stops the 
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
+import marshal
 import os
+import queue
 import selectors
 import shutil
 import signal
 import struct
 import subprocess
+import threading
 import time
+import weakref
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -31,8 +36,9 @@ from ..errors import SkyT1Error
 from . import plain
 
 SANDBOX_PYTHON = "/usr/bin/python3"
-# the worker is plain.py (the plain-data boundary) followed by worker.py, run by the sandbox's own Python
-_WORKER_SRC = Path(__file__).with_name("plain.py").read_text() + "\n\n" + Path(__file__).with_name("worker.py").read_text()
+# the worker is worker.py with plain.py (the plain-data boundary) in front as a string it runs when needed
+_WORKER_SRC = (f"_PLAIN_SRC = {Path(__file__).with_name('plain.py').read_text()!r}\n"
+               + Path(__file__).with_name("worker.py").read_text())
 _COUNTER = itertools.count()
 
 
@@ -167,7 +173,7 @@ class _Cgroup:
                 pass
         return out
 
-    def kill_all(self, rounds: int = 50) -> None:
+    def kill_all(self, rounds: int = 250) -> None:
         for _ in range(rounds):
             pids = self.pids()
             if not pids:
@@ -177,11 +183,11 @@ class _Cgroup:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-            time.sleep(0.01)
+            time.sleep(0.002)
 
     def remove(self) -> None:
         for d in reversed(self.dirs):
-            for _ in range(200):
+            for _ in range(1000):
                 try:
                     os.rmdir(d)
                     break
@@ -189,20 +195,95 @@ class _Cgroup:
                     break
                 except OSError:
                     self.kill_all(rounds=1)
-                    time.sleep(0.01)
+                    time.sleep(0.002)
         self.dirs = []
 
 
 # ---------------------------------------------------------------------------------------------- sandbox
 class Sandbox:
-    """Factory of sandbox sessions with fixed limits. Use `with sandbox.session() as s: s.load(code); s.run(...)`."""
+    """Factory of sandbox sessions with fixed limits. Use `with sandbox.session() as s: s.load(code); s.run(...)`.
 
-    def __init__(self, limits: Limits | None = None):
+    `spares`: how many sandboxes (and, for assertion tests, linked pairs of them) to keep started ahead,
+    in a background thread, once the first one has started: a response then does not wait for bubblewrap
+    and Python to start. A spare is fresh and serves exactly one response, like any other. close() (also
+    run at exit) stops the spares. Thread-safe: several threads may score through one Sandbox."""
+
+    def __init__(self, limits: Limits | None = None, *, spares: int = 1):
         self.limits = limits or Limits()
         self.bwrap = bwrap_path()
+        self.spares = max(0, int(spares))
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._ready: dict[str, list] = {"single": [], "pair": []}
+        self._pending = {"single": 0, "pair": 0}
+        self._requests: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        _LIVE.add(self)
 
     def session(self) -> "Session":
-        return Session(self)
+        spare = self._take("single")
+        return spare if spare is not None else Session(self)
+
+    def pair(self) -> "tuple[Session, Session]":
+        """A program's sandbox and a checker's sandbox, started and joined by two pipes (see judge_asserts)."""
+        spare = self._take("pair")
+        if spare is not None:
+            return spare
+        pair = _start_pair(self)
+        self._refill("pair")
+        return pair
+
+    def _take(self, kind: str):
+        with self._lock:
+            spare = self._ready[kind].pop() if self._ready[kind] else None
+        if spare is not None:
+            self._refill(kind)
+        return spare
+
+    def _refill(self, kind: str) -> None:
+        if not self.spares:
+            return
+        with self._lock:
+            if len(self._ready[kind]) + self._pending[kind] >= self.spares:
+                return
+            self._pending[kind] += 1
+            if self._thread is None:
+                # ONE long-lived thread starts every spare: bwrap's --die-with-parent is a parent-death signal,
+                # which the kernel sends when the THREAD that started the process ends
+                self._thread = threading.Thread(target=self._spare_maker, name="skyt1-sandbox-spares", daemon=True)
+                self._thread.start()
+        self._requests.put(kind)
+
+    def _spare_maker(self) -> None:
+        while True:
+            kind = self._requests.get()
+            item = None
+            try:
+                if kind == "pair":
+                    item = _start_pair(self)
+                else:
+                    item = Session(self)
+                    item.start(spare=True)
+            except Exception:  # a later response starts its own sandbox and reports the error
+                item = None
+            with self._lock:
+                self._pending[kind] -= 1
+                if item is not None:
+                    self._ready[kind].append(item)
+                self._idle.notify_all()
+
+    def close(self) -> None:
+        """Stop the spare sandboxes (waiting for those still starting). The Sandbox stays usable."""
+        with self._lock:
+            while any(self._pending.values()):
+                self._idle.wait()
+            ready = [x for items in self._ready.values() for x in items]
+            for items in self._ready.values():
+                items.clear()
+        for item in ready:
+            for sess in (item if isinstance(item, tuple) else (item,)):
+                sess.close()
+
 
     def bwrap_argv(self) -> list[str]:
         lim = self.limits
@@ -262,14 +343,18 @@ class Session:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def start(self) -> None:
+    def start(self, spare: bool = False) -> None:
+        if self.proc is not None:  # a spare, started ahead
+            return
         self.spawn()
         self.handshake()
+        if not spare:
+            self.sandbox._refill("single")
 
     def spawn(self) -> None:
         """Start the sandbox's processes without waiting for them (so two sandboxes can start at once)."""
         self.cgroup = _Cgroup(self.limits)
-        inner = self.sandbox.bwrap_argv() + ["--", SANDBOX_PYTHON, "-I", "-c", _WORKER_SRC, *map(str, self.links)]
+        inner = self.sandbox.bwrap_argv() + ["--", SANDBOX_PYTHON, "-I", "-S", "-c", _WORKER_SRC, *map(str, self.links)]
         argv = self.sandbox.launcher_argv(self.cgroup, inner)
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -296,11 +381,6 @@ class Session:
     def close(self) -> None:
         proc, self.proc = self.proc, None
         if proc is not None:
-            if proc.poll() is None and not self.dead:
-                try:
-                    self._send({"op": "exit"})
-                except Exception:
-                    pass
             try:
                 os.killpg(proc.pid, signal.SIGKILL)  # bwrap's pid 1 dies with it and takes the namespace along
             except OSError:
@@ -323,7 +403,7 @@ class Session:
 
     # -- protocol
     def _send(self, obj: dict) -> None:
-        data = json.dumps(obj).encode()
+        data = marshal.dumps(obj)  # plain dicts from the host: marshal is safe this way and the worker needs no json
         try:
             self.proc.stdin.write(struct.pack(">I", len(data)) + data)
             self.proc.stdin.flush()
@@ -439,6 +519,35 @@ def _decode_call_result(r: RunResult) -> None:
         r.status = "no_result"
 
 
+def _start_pair(sandbox: Sandbox) -> tuple[Session, Session]:
+    c2p_r, c2p_w = os.pipe()  # checker -> program: calls
+    p2c_r, p2c_w = os.pipe()  # program -> checker: values
+    prog, chk = Session(sandbox, links=(c2p_r, p2c_w)), Session(sandbox, links=(c2p_w, p2c_r))
+    try:
+        try:
+            prog.spawn()
+            chk.spawn()
+        finally:
+            for fd in (c2p_r, c2p_w, p2c_r, p2c_w):  # the sandboxes hold them now
+                os.close(fd)
+        prog.handshake()
+        chk.handshake()
+    except BaseException:
+        prog.close()
+        chk.close()
+        raise
+    return prog, chk
+
+
+_LIVE: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for sandbox in list(_LIVE):
+        sandbox.close()
+
+
 def judge_asserts(sandbox: Sandbox, program: str, test: str, *, starter: str = "", entry_point: str | None = None,
                   call_check: bool = False, limits: Limits | None = None) -> RunResult:
     """Run assertion tests (HumanEval's check(candidate), MBPP's asserts) so that the program cannot
@@ -453,18 +562,8 @@ def judge_asserts(sandbox: Sandbox, program: str, test: str, *, starter: str = "
     either process (time/memory limits, worker died); status load_error when the program does not compile.
     """
     lim = limits or sandbox.limits
-    c2p_r, c2p_w = os.pipe()  # checker -> program: calls
-    p2c_r, p2c_w = os.pipe()  # program -> checker: values
-    prog, chk = Session(sandbox, links=(c2p_r, p2c_w)), Session(sandbox, links=(c2p_w, p2c_r))
+    prog, chk = sandbox.pair()
     try:
-        try:
-            prog.spawn()
-            chk.spawn()
-        finally:
-            for fd in (c2p_r, c2p_w, p2c_r, p2c_w):  # the sandboxes hold them now
-                os.close(fd)
-        prog.handshake()
-        chk.handshake()
         err = prog.load(program)
         if err:
             return RunResult("load_error", stderr=err)

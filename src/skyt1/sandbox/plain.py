@@ -80,7 +80,7 @@ def to_wire(value, where: str = "value", depth: int = 0, ref=None):
     if ref is not None and cls is ref:
         return {"r": value._name}
     raise NotPlain(f"{where:.200} is {_kind(value)}, not plain data "
-                   "(only None, bool, int, float, str, list, tuple, dict cross to the checks)")
+                   "(only None, bool, int, float, complex, str and lists, tuples, dicts, sets of them cross)")
 
 
 def _hashable_plain(key, depth: int) -> bool:

@@ -5,12 +5,14 @@ submission's program once per test in a forked child (own process group, rlimits
 stdout/stderr/result through pipes with a byte cap and a wall-clock deadline) and sends back what the
 program did. The host compares. One worker serves one submission and is thrown away afterwards.
 
-Protocol: frames of a 4-byte big-endian length and a UTF-8 JSON object, host -> fd 0, worker -> fd 1.
+Protocol: frames of a 4-byte big-endian length and a body: host -> fd 0 marshal (the host is trusted),
+worker -> fd 1 JSON (the host parses nothing but JSON from inside a sandbox).
 """
 
+import _json as _cjson  # the C half of json only: `json` pulls in re and enum, which cost more than the rest of startup
 import _signal as signal  # the C module: `signal` would pull in enum (startup time matters here)
 import builtins
-import json
+import marshal
 import os
 import resource
 import select
@@ -22,8 +24,33 @@ _OUT = 1
 _IN = 0
 
 
+def _dump(obj):
+    """JSON text of a reply (dicts, lists, str, int, float, bool, None); the host parses it as JSON."""
+    t = type(obj)
+    if obj is None or (t is float and (obj != obj or obj in (float("inf"), float("-inf")))):
+        return "null"
+    if t is bool:
+        return "true" if obj else "false"
+    if t is int or t is float:
+        return t.__repr__(obj)
+    if t is str:
+        return _cjson.encode_basestring_ascii(obj)
+    if t is dict:
+        return "{" + ",".join(_dump(str(k)) + ":" + _dump(v) for k, v in obj.items()) + "}"
+    if t is list or t is tuple:
+        return "[" + ",".join(map(_dump, obj)) + "]"
+    return _dump(str(obj))
+
+
+def _plain():
+    """Load the plain-data boundary (plain.py, given by the host as _PLAIN_SRC) into this module, once, and
+    only for jobs that need it: stdin/stdout tests never pay for importing json."""
+    if "loads" not in globals():
+        exec(_PLAIN_SRC, globals())  # noqa: F821 (defined by the host in front of this file)
+
+
 def _send(obj):
-    data = json.dumps(obj).encode("utf-8", "replace")
+    data = _dump(obj).encode("utf-8", "replace")
     os.write(_OUT, struct.pack(">I", len(data)))
     view = memoryview(data)
     while view:
@@ -47,7 +74,7 @@ def _recv():
         return None
     (n,) = struct.unpack(">I", head)
     body = _read_exact(n)
-    return None if body is None else json.loads(body)
+    return None if body is None else marshal.loads(body)  # from the host, which is trusted
 
 
 def _no_dump():
@@ -259,7 +286,7 @@ def _check(job, code, ns_cls, link):
         verdict.update(kind="program ended", detail=str(e)[:2000])
     except BaseException as e:
         verdict.update(kind="checker error", detail=f"{type(e).__name__}: {e}"[:2000])
-    os.write(3, json.dumps(verdict).encode())
+    os.write(3, _dump(verdict).encode())
 
 
 def _child(job, code, fds):
@@ -351,6 +378,8 @@ _LINKS = []  # this worker's ends of the pipes to the other sandbox (assertion t
 
 def _run(job, code):
     links = list(_LINKS) if job["mode"] in ("serve", "check") else []
+    if job["mode"] != "stdio":
+        _plain()
     stdin_fd = os.memfd_create("stdin", 0)
     data = job.get("stdin", "").encode("utf-8", "replace")
     view = memoryview(data)
@@ -454,8 +483,25 @@ def _run(job, code):
     return reply
 
 
+class _Quitter:
+    """exit() and quit(), which `site` would define (the worker runs with -S: site costs startup time)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"Use {self.name}() or Ctrl-D (i.e. EOF) to exit"
+
+    def __call__(self, code=None):
+        raise SystemExit(code)
+
+
 def main():
     _no_dump()
+    builtins.exit, builtins.quit = _Quitter("exit"), _Quitter("quit")
+    for d in ("/usr/local/lib/python3.11/dist-packages", "/usr/lib/python3/dist-packages"):
+        if os.path.isdir(d) and d not in sys.path:  # what site would add
+            sys.path.append(d)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     os.chdir("/tmp")
     for i, fd in enumerate(sys.argv[1:]):  # the links the host passed (assertion tests only)
