@@ -208,7 +208,7 @@ class Sandbox:
     and Python to start. A spare is fresh and serves exactly one response, like any other. close() (also
     run at exit) stops the spares. Thread-safe: several threads may score through one Sandbox."""
 
-    def __init__(self, limits: Limits | None = None, *, spares: int = 1):
+    def __init__(self, limits: Limits | None = None, *, spares: int = 2):
         self.limits = limits or Limits()
         self.bwrap = bwrap_path()
         self.spares = max(0, int(spares))
@@ -256,21 +256,32 @@ class Sandbox:
 
     def _spare_maker(self) -> None:
         while True:
-            kind = self._requests.get()
-            item = None
-            try:
-                if kind == "pair":
-                    item = _start_pair(self)
-                else:
-                    item = Session(self)
-                    item.start(spare=True)
-            except Exception:  # a later response starts its own sandbox and reports the error
-                item = None
-            with self._lock:
-                self._pending[kind] -= 1
-                if item is not None:
-                    self._ready[kind].append(item)
-                self._idle.notify_all()
+            kinds = [self._requests.get()]
+            while True:  # start all that are wanted at once: the starts overlap
+                try:
+                    kinds.append(self._requests.get_nowait())
+                except queue.Empty:
+                    break
+            spawned = []
+            for kind in kinds:
+                try:
+                    spawned.append((kind, _spawn_pair(self) if kind == "pair" else _spawn_one(self)))
+                except Exception:  # a later response starts its own sandbox and reports the error
+                    spawned.append((kind, ()))
+            for kind, sessions in spawned:
+                try:
+                    for sess in sessions:
+                        sess.handshake()
+                    item = None if not sessions else (sessions if kind == "pair" else sessions[0])
+                except Exception:
+                    for sess in sessions:
+                        sess.close()
+                    item = None
+                with self._lock:
+                    self._pending[kind] -= 1
+                    if item is not None:
+                        self._ready[kind].append(item)
+                    self._idle.notify_all()
 
     def close(self) -> None:
         """Stop the spare sandboxes (waiting for those still starting). The Sandbox stays usable."""
@@ -519,17 +530,33 @@ def _decode_call_result(r: RunResult) -> None:
         r.status = "no_result"
 
 
-def _start_pair(sandbox: Sandbox) -> tuple[Session, Session]:
+def _spawn_one(sandbox: Sandbox) -> tuple[Session]:
+    sess = Session(sandbox)
+    sess.spawn()
+    return (sess,)
+
+
+def _spawn_pair(sandbox: Sandbox) -> tuple[Session, Session]:
+    """A program's and a checker's sandbox, spawned (not yet handshaken) and joined by two pipes."""
     c2p_r, c2p_w = os.pipe()  # checker -> program: calls
     p2c_r, p2c_w = os.pipe()  # program -> checker: values
     prog, chk = Session(sandbox, links=(c2p_r, p2c_w)), Session(sandbox, links=(c2p_w, p2c_r))
     try:
-        try:
-            prog.spawn()
-            chk.spawn()
-        finally:
-            for fd in (c2p_r, c2p_w, p2c_r, p2c_w):  # the sandboxes hold them now
-                os.close(fd)
+        prog.spawn()
+        chk.spawn()
+    except BaseException:
+        prog.close()
+        chk.close()
+        raise
+    finally:
+        for fd in (c2p_r, c2p_w, p2c_r, p2c_w):  # the sandboxes hold them now
+            os.close(fd)
+    return prog, chk
+
+
+def _start_pair(sandbox: Sandbox) -> tuple[Session, Session]:
+    prog, chk = _spawn_pair(sandbox)
+    try:
         prog.handshake()
         chk.handshake()
     except BaseException:
