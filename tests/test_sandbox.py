@@ -220,6 +220,33 @@ def test_spares_serve_one_response_each_and_close_stops_them():
     assert not set(_our_cgroups()) - cgroups_before
 
 
+def test_forked_child_never_uses_or_closes_the_parents_spares():
+    """Scoring from a forked child (a process pool) starts the child's own sandboxes; the parent's spares
+    stay alive and unused, and the parent keeps scoring with them."""
+    sandbox = Sandbox(LIMITS)
+    tests, answer = {"inputs": ["1"], "outputs": ["1"]}, "```python\nprint(input())\n```"
+    assert code.score(tests, answer, sandbox=sandbox)["correct"]
+    deadline = time.monotonic() + 10
+    while len(sandbox._ready["single"]) < sandbox.spares and time.monotonic() < deadline:
+        time.sleep(0.05)
+    spares = list(sandbox._ready["single"])
+    assert spares
+    pid = os.fork()
+    if pid == 0:  # the child: score, close, leave without pytest's exit handlers
+        try:
+            ok = code.score(tests, answer, sandbox=sandbox)["correct"]
+            sandbox.close()
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert all(x.proc is not None and x.proc.poll() is None for x in spares)
+    assert sandbox._ready["single"] == spares
+    assert code.score(tests, answer, sandbox=sandbox)["correct"]
+    sandbox.close()
+
+
 def test_isolation_facts():
     program = r"""
 import os, socket

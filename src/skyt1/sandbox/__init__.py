@@ -212,13 +212,25 @@ class Sandbox:
         self.limits = limits or Limits()
         self.bwrap = bwrap_path()
         self.spares = max(0, int(spares))
+        self._reset_pool()
+        _LIVE.add(self)
+
+    def _reset_pool(self) -> None:
+        self._pid = os.getpid()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._ready: dict[str, list] = {"single": [], "pair": []}
         self._pending = {"single": 0, "pair": 0}
         self._requests: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
-        _LIVE.add(self)
+
+    def _forked(self) -> bool:
+        """In a forked child the spares are the parent's (and the thread that made them is gone): forget
+        them without touching them, and make the child's own."""
+        if self._pid == os.getpid():
+            return False
+        self._reset_pool()
+        return True
 
     def session(self) -> "Session":
         spare = self._take("single")
@@ -234,8 +246,16 @@ class Sandbox:
         return pair
 
     def _take(self, kind: str):
+        self._forked()
         with self._lock:
-            spare = self._ready[kind].pop() if self._ready[kind] else None
+            spare = None
+            while self._ready[kind] and spare is None:
+                spare = self._ready[kind].pop()
+                sessions = spare if isinstance(spare, tuple) else (spare,)
+                if any(x.proc is None or x.proc.poll() is not None for x in sessions):  # died while idle
+                    for x in sessions:
+                        x.close()
+                    spare = None
         if spare is not None:
             self._refill(kind)
         return spare
@@ -243,6 +263,7 @@ class Sandbox:
     def _refill(self, kind: str) -> None:
         if not self.spares:
             return
+        self._forked()
         with self._lock:
             if len(self._ready[kind]) + self._pending[kind] >= self.spares:
                 return
@@ -285,6 +306,8 @@ class Sandbox:
 
     def close(self) -> None:
         """Stop the spare sandboxes (waiting for those still starting). The Sandbox stays usable."""
+        if self._forked():
+            return
         with self._lock:
             while any(self._pending.values()):
                 self._idle.wait()

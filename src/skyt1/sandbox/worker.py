@@ -284,8 +284,8 @@ def _check(job, code, ns_cls, link):
         verdict.update(kind="not plain data", detail=str(e)[:2000])
     except ProgramGone as e:
         verdict.update(kind="program ended", detail=str(e)[:2000])
-    except BaseException as e:
-        verdict.update(kind="checker error", detail=f"{type(e).__name__}: {e}"[:2000])
+    except BaseException as e:  # the checks raised on what the program returned (say abs(None - 1))
+        verdict.update(kind="runtime error", detail=f"{type(e).__name__}: {e}"[:2000] + " (raised in the tests)")
     os.write(3, _dump(verdict).encode())
 
 
