@@ -6,10 +6,16 @@ Layout of one sandbox (one per submission, thrown away afterwards):
       `-- sh: joins a fresh cgroup (pids.max, memory limit)           [only when running as root]
             `-- setpriv: drops to uid/gid 65534, no groups, no caps   [only when running as root]
                   `-- bwrap: new user/pid/net/ipc/uts/cgroup namespaces, read-only /usr, tmpfs /tmp
-                        `-- /usr/bin/python3 -I -c <worker.py>  (the warm worker)
+                        `-- /usr/bin/python3 -I -S -c <worker.py>  (the warm worker)
                               `-- one forked child per test: own process group, rlimits (CPU, address
                                   space, file size, processes), stdin from a memfd, capped output pipes
 
+stdin/stdout and call-based tests: the host decides, from the program's stdout or from its return value
+decoded here as plain data (plain.py). Assertion tests (HumanEval, MBPP): TWO such sandboxes, the
+program's and the checker's, joined only by two pipes that carry plain data (judge_asserts); the checks
+and their verdict live where the program cannot reach them.
+
+Sandboxes are started ahead (`spares`) by one long-lived thread; each still serves one submission only.
 There is no fallback: if bwrap is missing or cannot start, SkyT1Error stops the scoring.
 """
 

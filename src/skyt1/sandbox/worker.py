@@ -1,14 +1,19 @@
-"""The warm worker that runs INSIDE the bubblewrap sandbox (started as `/usr/bin/python3 -I -c <this file>`).
+"""The warm worker that runs INSIDE the bubblewrap sandbox (`/usr/bin/python3 -I -S -c <this file>`).
 
 It must only use the standard library of the system Python. It never sees expected outputs: it runs one
 submission's program once per test in a forked child (own process group, rlimits, stdin from a memfd,
 stdout/stderr/result through pipes with a byte cap and a wall-clock deadline) and sends back what the
 program did. The host compares. One worker serves one submission and is thrown away afterwards.
 
+Modes of a test: stdio (stdin -> stdout), call (fn(*args) -> plain data on fd 3), and for assertion tests
+serve (in the PROGRAM's sandbox: answer calls from the link) and check (in the CHECKER's sandbox: run
+the trusted tests against Remote functions, write the verdict on fd 3). See judge_asserts.
+
 Protocol: frames of a 4-byte big-endian length and a body: host -> fd 0 marshal (the host is trusted),
 worker -> fd 1 JSON (the host parses nothing but JSON from inside a sandbox).
 """
 
+# ruff: noqa: F821  (loads, dumps, message: plain.py, run into this module by _plain() when needed)
 import _json as _cjson  # the C half of json only: `json` pulls in re and enum, which cost more than the rest of startup
 import _signal as signal  # the C module: `signal` would pull in enum (startup time matters here)
 import builtins

@@ -8,6 +8,10 @@ Test kinds (record field `tests`):
   {"test": "<code>", "entry_point": "f"}          assertion tests (HumanEval `check(candidate)`, MBPP asserts)
 Outputs are compared the way APPS and LiveCodeBench do: line by line ignoring surrounding whitespace, then
 token by token with a float tolerance (integers exactly).
+
+Verdicts are never decided where the program can reach: stdin/stdout and call-based tests here, on the
+host, from the program's stdout or its return value as plain data; assertion tests in a second sandbox
+that sees the program only through plain-data calls (skyt1.sandbox.judge_asserts).
 """
 
 from __future__ import annotations
