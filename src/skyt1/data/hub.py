@@ -392,8 +392,13 @@ def mbpp_record(name: str, row: dict, origin: str) -> dict:
     text = row.get("text") or row.get("prompt")  # full config: text; sanitized config: prompt
     asserts = list(row["test_list"])
     m = _ASSERT_FN.search(asserts[0]) if asserts else None
+    # the entry point is the program's name the tests may call even where it shadows a builtin, so take the
+    # called name the reference code defines (`assert set(f(x)) == ...` calls f, not a program's `set`)
+    defined = set(re.findall(r"^(?:def|class)\s+(\w+)", row.get("code") or "", re.M))
+    called = [n for n in re.findall(r"([A-Za-z_]\w*)\s*\(", asserts[0]) if n in defined] if asserts else []
+    entry = called[0] if called else (m.group(1) if m else None)
     question = text.strip() + "\n" + "\n".join(asserts[:1])  # MBPP's convention: show one test for the name
-    tests = {"test": "\n".join(asserts), "entry_point": m.group(1) if m else None,
+    tests = {"test": "\n".join(asserts), "entry_point": entry,
              "setup": row.get("test_setup_code") or ""}
     return records.make(id=f"{name}/{row['task_id']}", source=name, domain="code", question=question, tests=tests,
                         metadata={"origin": origin})

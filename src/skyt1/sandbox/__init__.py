@@ -6,31 +6,45 @@ Layout of one sandbox (one per submission, thrown away afterwards):
       `-- sh: joins a fresh cgroup (pids.max, memory limit)           [only when running as root]
             `-- setpriv: drops to uid/gid 65534, no groups, no caps   [only when running as root]
                   `-- bwrap: new user/pid/net/ipc/uts/cgroup namespaces, read-only /usr, tmpfs /tmp
-                        `-- /usr/bin/python3 -I -c <worker.py>  (the warm worker)
+                        `-- /usr/bin/python3 -I -S -c <worker.py>  (the warm worker)
                               `-- one forked child per test: own process group, rlimits (CPU, address
                                   space, file size, processes), stdin from a memfd, capped output pipes
 
+stdin/stdout and call-based tests: the host decides, from the program's stdout or from its return value
+decoded here as plain data (plain.py). Assertion tests (HumanEval, MBPP): TWO such sandboxes, the
+program's and the checker's, joined only by two pipes that carry plain data (judge_asserts); the checks
+and their verdict live where the program cannot reach them.
+
+Sandboxes are started ahead (`spares`) by one long-lived thread; each still serves one submission only.
 There is no fallback: if bwrap is missing or cannot start, SkyT1Error stops the scoring.
 """
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
+import marshal
 import os
+import queue
 import selectors
 import shutil
 import signal
 import struct
 import subprocess
+import threading
 import time
+import weakref
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..errors import SkyT1Error
+from . import plain
 
 SANDBOX_PYTHON = "/usr/bin/python3"
-_WORKER_SRC = (Path(__file__).with_name("worker.py")).read_text()
+# the worker is worker.py with plain.py (the plain-data boundary) in front as a string it runs when needed
+_WORKER_SRC = (f"_PLAIN_SRC = {Path(__file__).with_name('plain.py').read_text()!r}\n"
+               + Path(__file__).with_name("worker.py").read_text())
 _COUNTER = itertools.count()
 
 
@@ -165,7 +179,7 @@ class _Cgroup:
                 pass
         return out
 
-    def kill_all(self, rounds: int = 50) -> None:
+    def kill_all(self, rounds: int = 250) -> None:
         for _ in range(rounds):
             pids = self.pids()
             if not pids:
@@ -175,11 +189,11 @@ class _Cgroup:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-            time.sleep(0.01)
+            time.sleep(0.002)
 
     def remove(self) -> None:
         for d in reversed(self.dirs):
-            for _ in range(200):
+            for _ in range(1000):
                 try:
                     os.rmdir(d)
                     break
@@ -187,20 +201,129 @@ class _Cgroup:
                     break
                 except OSError:
                     self.kill_all(rounds=1)
-                    time.sleep(0.01)
+                    time.sleep(0.002)
         self.dirs = []
 
 
 # ---------------------------------------------------------------------------------------------- sandbox
 class Sandbox:
-    """Factory of sandbox sessions with fixed limits. Use `with sandbox.session() as s: s.load(code); s.run(...)`."""
+    """Factory of sandbox sessions with fixed limits. Use `with sandbox.session() as s: s.load(code); s.run(...)`.
 
-    def __init__(self, limits: Limits | None = None):
+    `spares`: how many sandboxes (and, for assertion tests, linked pairs of them) to keep started ahead,
+    in a background thread, once the first one has started: a response then does not wait for bubblewrap
+    and Python to start. A spare is fresh and serves exactly one response, like any other. close() (also
+    run at exit) stops the spares. Thread-safe: several threads may score through one Sandbox."""
+
+    def __init__(self, limits: Limits | None = None, *, spares: int = 2):
         self.limits = limits or Limits()
         self.bwrap = bwrap_path()
+        self.spares = max(0, int(spares))
+        self._reset_pool()
+        _LIVE.add(self)
+
+    def _reset_pool(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._ready: dict[str, list] = {"single": [], "pair": []}
+        self._pending = {"single": 0, "pair": 0}
+        self._requests: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def _forked(self) -> bool:
+        """In a forked child the spares are the parent's (and the thread that made them is gone): forget
+        them without touching them, and make the child's own."""
+        if self._pid == os.getpid():
+            return False
+        self._reset_pool()
+        return True
 
     def session(self) -> "Session":
-        return Session(self)
+        spare = self._take("single")
+        return spare if spare is not None else Session(self)
+
+    def pair(self) -> "tuple[Session, Session]":
+        """A program's sandbox and a checker's sandbox, started and joined by two pipes (see judge_asserts)."""
+        spare = self._take("pair")
+        if spare is not None:
+            return spare
+        pair = _start_pair(self)
+        self._refill("pair")
+        return pair
+
+    def _take(self, kind: str):
+        self._forked()
+        with self._lock:
+            spare = None
+            while self._ready[kind] and spare is None:
+                spare = self._ready[kind].pop()
+                sessions = spare if isinstance(spare, tuple) else (spare,)
+                if any(x.proc is None or x.proc.poll() is not None for x in sessions):  # died while idle
+                    for x in sessions:
+                        x.close()
+                    spare = None
+        if spare is not None:
+            self._refill(kind)
+        return spare
+
+    def _refill(self, kind: str) -> None:
+        if not self.spares:
+            return
+        self._forked()
+        with self._lock:
+            if len(self._ready[kind]) + self._pending[kind] >= self.spares:
+                return
+            self._pending[kind] += 1
+            if self._thread is None:
+                # ONE long-lived thread starts every spare: bwrap's --die-with-parent is a parent-death signal,
+                # which the kernel sends when the THREAD that started the process ends
+                self._thread = threading.Thread(target=self._spare_maker, name="skyt1-sandbox-spares", daemon=True)
+                self._thread.start()
+        self._requests.put(kind)
+
+    def _spare_maker(self) -> None:
+        while True:
+            kinds = [self._requests.get()]
+            while True:  # start all that are wanted at once: the starts overlap
+                try:
+                    kinds.append(self._requests.get_nowait())
+                except queue.Empty:
+                    break
+            spawned = []
+            for kind in kinds:
+                try:
+                    spawned.append((kind, _spawn_pair(self) if kind == "pair" else _spawn_one(self)))
+                except Exception:  # a later response starts its own sandbox and reports the error
+                    spawned.append((kind, ()))
+            for kind, sessions in spawned:
+                try:
+                    for sess in sessions:
+                        sess.handshake()
+                    item = None if not sessions else (sessions if kind == "pair" else sessions[0])
+                except Exception:
+                    for sess in sessions:
+                        sess.close()
+                    item = None
+                with self._lock:
+                    self._pending[kind] -= 1
+                    if item is not None:
+                        self._ready[kind].append(item)
+                    self._idle.notify_all()
+
+    def close(self) -> None:
+        """Stop the spare sandboxes (waiting for those still starting). The Sandbox stays usable."""
+        if self._forked():
+            return
+        with self._lock:
+            while any(self._pending.values()):
+                self._idle.wait()
+            ready = [x for items in self._ready.values() for x in items]
+            for items in self._ready.values():
+                items.clear()
+        for item in ready:
+            for sess in (item if isinstance(item, tuple) else (item,)):
+                sess.close()
+
 
     def bwrap_argv(self) -> list[str]:
         lim = self.limits
@@ -238,10 +361,12 @@ class Sandbox:
 
 
 class Session:
-    """One warm worker in one fresh sandbox: for the tests of ONE submission, closed afterwards."""
+    """One warm worker in one fresh sandbox: for the tests of ONE submission, closed afterwards. `links`:
+    pipe ends handed to the worker (the two pipes between a program's and a checker's sandbox)."""
 
-    def __init__(self, sandbox: Sandbox):
+    def __init__(self, sandbox: Sandbox, links: tuple[int, ...] = ()):
         self.sandbox = sandbox
+        self.links = tuple(links)
         self.limits = sandbox.limits
         self.proc: subprocess.Popen | None = None
         self.cgroup: _Cgroup | None = None
@@ -258,17 +383,28 @@ class Session:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def start(self) -> None:
+    def start(self, spare: bool = False) -> None:
+        if self.proc is not None:  # a spare, started ahead
+            return
+        self.spawn()
+        self.handshake()
+        if not spare:
+            self.sandbox._refill("single")
+
+    def spawn(self) -> None:
+        """Start the sandbox's processes without waiting for them (so two sandboxes can start at once)."""
         self.cgroup = _Cgroup(self.limits)
-        inner = self.sandbox.bwrap_argv() + ["--", SANDBOX_PYTHON, "-I", "-c", _WORKER_SRC]
+        inner = self.sandbox.bwrap_argv() + ["--", SANDBOX_PYTHON, "-I", "-S", "-c", _WORKER_SRC, *map(str, self.links)]
         argv = self.sandbox.launcher_argv(self.cgroup, inner)
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          env={"PATH": "/usr/bin:/bin"}, start_new_session=True, close_fds=True,
-                                         cwd="/")
+                                         pass_fds=self.links, cwd="/")
         except OSError as e:
             self.close()
             raise SkyT1Error(f"the sandbox could not start: {e}", "apt-get install bubblewrap util-linux") from e
+
+    def handshake(self) -> None:
         try:
             hello = self._recv(time.monotonic() + self.limits.startup_s)
         except WorkerDied:
@@ -285,11 +421,6 @@ class Session:
     def close(self) -> None:
         proc, self.proc = self.proc, None
         if proc is not None:
-            if proc.poll() is None and not self.dead:
-                try:
-                    self._send({"op": "exit"})
-                except Exception:
-                    pass
             try:
                 os.killpg(proc.pid, signal.SIGKILL)  # bwrap's pid 1 dies with it and takes the namespace along
             except OSError:
@@ -312,7 +443,7 @@ class Session:
 
     # -- protocol
     def _send(self, obj: dict) -> None:
-        data = json.dumps(obj).encode()
+        data = marshal.dumps(obj)  # plain dicts from the host: marshal is safe this way and the worker needs no json
         try:
             self.proc.stdin.write(struct.pack(">I", len(data)) + data)
             self.proc.stdin.flush()
@@ -372,28 +503,158 @@ class Session:
         reply = self._call({"op": "load", "code": code}, timeout=self.limits.startup_s)
         return None if reply.get("ok") else str(reply.get("error") or "compile failed")
 
-    def run(self, mode: str = "stdio", stdin: str = "", *, fn_name: str | None = None, args: list | None = None,
-            entry_point: str | None = None, call_check: bool = False, limits: Limits | None = None) -> RunResult:
-        """Run the loaded program once: mode stdio (stdin -> stdout), call (fn_name(*args) -> value) or
-        script (program + test code, passes if it ends normally; with call_check, HumanEval's
-        check(entry_point) is called after)."""
-        lim = limits or self.limits
-        job = {"op": "run", "mode": mode, "stdin": stdin, "fn_name": fn_name, "args": args or [],
-               "entry_point": entry_point, "call_check": call_check, "cpu_s": lim.cpu_s, "wall_s": lim.wall_s,
-               "memory_bytes": lim.memory_mb << 20, "output_bytes": lim.output_bytes,
-               "file_bytes": lim.file_mb << 20, "nproc": lim.nproc}
+    def _job(self, mode: str, lim: Limits, **kw) -> dict:
+        return {"op": "run", "mode": mode, "cpu_s": lim.cpu_s, "wall_s": lim.wall_s,
+                "memory_bytes": lim.memory_mb << 20, "output_bytes": lim.output_bytes,
+                "file_bytes": lim.file_mb << 20, "nproc": lim.nproc, **kw}
+
+    def _reply(self, timeout: float) -> RunResult:
         try:
-            reply = self._call(job, timeout=lim.wall_s + 5.0)
+            reply = self._recv(time.monotonic() + timeout)
         except (WorkerDied, TimeoutError) as e:
             self.close()
             return RunResult("worker_died", extra={"why": str(e)})
         if not isinstance(reply, dict):
             self.close()
             return RunResult("worker_died", extra={"why": "malformed reply"})
-        return RunResult(status=str(reply.get("status")), stdout=str(reply.get("stdout", "")),
-                         stderr=str(reply.get("stderr", "")), exit_code=reply.get("exit_code"),
-                         result=reply.get("result"), has_result="result" in reply, wall=reply.get("wall"),
-                         cpu=reply.get("cpu"))
+        r = RunResult(status=str(reply.get("status")), stdout=str(reply.get("stdout", "")),
+                      stderr=str(reply.get("stderr", "")), exit_code=reply.get("exit_code"),
+                      wall=reply.get("wall"), cpu=reply.get("cpu"))
+        if isinstance(reply.get("result_text"), str):
+            r.extra["result_text"] = reply["result_text"]
+        return r
+
+    def run(self, mode: str = "stdio", stdin: str = "", *, fn_name: str | None = None, args: list | None = None,
+            limits: Limits | None = None) -> RunResult:
+        """Run the loaded program once: mode stdio (stdin -> stdout) or call (fn_name(*args) -> value).
+        A call's value is decoded here, on the host, strictly as plain data (plain.py): `result` is then a
+        fresh value of builtin types only; anything else is status not_plain with the reason in extra."""
+        lim = limits or self.limits
+        r = self._reply_to(self._job(mode, lim, stdin=stdin, fn_name=fn_name, args=args or []), lim)
+        if mode == "call" and r.status == "ok":
+            _decode_call_result(r)
+        return r
+
+    def _reply_to(self, job: dict, lim: Limits) -> RunResult:
+        try:
+            self._send(job)
+        except WorkerDied as e:
+            self.close()
+            return RunResult("worker_died", extra={"why": str(e)})
+        return self._reply(lim.wall_s + 5.0)
+
+
+def _decode_call_result(r: RunResult) -> None:
+    text = r.extra.pop("result_text", None)
+    try:
+        msg = plain.loads(text) if text is not None else None
+    except ValueError as e:
+        r.status, r.extra["why"] = "not_plain", f"the program's process sent something that is not plain data ({e})"
+        return
+    if type(msg) is list and len(msg) == 2 and msg[0] == "ok":
+        r.result, r.has_result = msg[1], True
+    elif type(msg) is list and len(msg) == 2 and msg[0] == "not_plain" and type(msg[1]) is str:
+        r.status, r.extra["why"] = "not_plain", msg[1]
+    else:
+        r.status = "no_result"
+
+
+def _spawn_one(sandbox: Sandbox) -> tuple[Session]:
+    sess = Session(sandbox)
+    sess.spawn()
+    return (sess,)
+
+
+def _spawn_pair(sandbox: Sandbox) -> tuple[Session, Session]:
+    """A program's and a checker's sandbox, spawned (not yet handshaken) and joined by two pipes."""
+    c2p_r, c2p_w = os.pipe()  # checker -> program: calls
+    p2c_r, p2c_w = os.pipe()  # program -> checker: values
+    prog, chk = Session(sandbox, links=(c2p_r, p2c_w)), Session(sandbox, links=(c2p_w, p2c_r))
+    try:
+        prog.spawn()
+        chk.spawn()
+    except BaseException:
+        prog.close()
+        chk.close()
+        raise
+    finally:
+        for fd in (c2p_r, c2p_w, p2c_r, p2c_w):  # the sandboxes hold them now
+            os.close(fd)
+    return prog, chk
+
+
+def _start_pair(sandbox: Sandbox) -> tuple[Session, Session]:
+    prog, chk = _spawn_pair(sandbox)
+    try:
+        prog.handshake()
+        chk.handshake()
+    except BaseException:
+        prog.close()
+        chk.close()
+        raise
+    return prog, chk
+
+
+_LIVE: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for sandbox in list(_LIVE):
+        sandbox.close()
+
+
+def judge_asserts(sandbox: Sandbox, program: str, test: str, *, starter: str = "", entry_point: str | None = None,
+                  call_check: bool = False, limits: Limits | None = None) -> RunResult:
+    """Run assertion tests (HumanEval's check(candidate), MBPP's asserts) so that the program cannot
+    touch their verdict: the program runs in one sandbox, the tests in a second one, and the only thing
+    between them is two pipes carrying plain data (calls one way, values the other). In the tests'
+    sandbox `candidate` (and every name the tests use but do not define, except builtins and standard
+    modules) is a Remote that forwards a call. The verdict is written by the checker's process, which the
+    program can neither see nor signal, and it is read here.
+
+    Returns RunResult: status ok with result "pass", or the failure: status check_failed with
+    extra {"kind", "detail"} (wrong answer, runtime error, not plain data, program ended), or what ended
+    either process (time/memory limits, worker died); status load_error when the program does not compile.
+    """
+    lim = limits or sandbox.limits
+    prog, chk = sandbox.pair()
+    try:
+        err = prog.load(program)
+        if err:
+            return RunResult("load_error", stderr=err)
+        err = chk.load({"starter": starter or "", "test": test})
+        if err:
+            raise SkyT1Error(f"the tests themselves do not compile: {err}", "check the record's `test` code")
+        try:
+            prog._send(prog._job("serve", lim))
+        except WorkerDied as e:
+            return RunResult("worker_died", extra={"why": str(e)})
+        r = chk._reply_to(chk._job("check", lim, entry_point=entry_point, call_check=call_check), lim)
+        if r.status == "worker_died":
+            return r
+        try:
+            verdict = json.loads(r.extra.pop("result_text", "") or "null")
+        except ValueError:
+            verdict = None
+        if r.status != "ok" or not isinstance(verdict, dict):
+            # the checker was stopped (time, memory): say so; the program's process is what it waited on
+            return r if r.status != "ok" else RunResult("no_result", stderr=r.stderr)
+        if verdict.get("verdict") == "pass":
+            return RunResult("ok", result="pass", has_result=True, wall=r.wall, cpu=r.cpu)
+        kind, detail = str(verdict.get("kind")), str(verdict.get("detail", ""))
+        if kind == "program ended":  # why did it end? its own worker knows (limits, exit status, traceback)
+            pr = prog._reply(2.0)
+            if pr.status in ("cpu_timeout", "wall_timeout", "memory", "output_limit", "signal", "worker_died"):
+                return pr
+            last = pr.stderr.strip().splitlines()[-1:] if pr.stderr.strip() else []
+            detail = (f"{detail}: exit status {pr.exit_code}" + (f", {last[0][:300]}" if last else "")
+                      if pr.exit_code is not None else detail)
+        return RunResult("check_failed", stderr=r.stderr, wall=r.wall, cpu=r.cpu,
+                         extra={"kind": kind, "detail": detail})
+    finally:
+        prog.close()
+        chk.close()
 
 
 def run_program(code: str, stdin: str = "", limits: Limits | None = None) -> RunResult:

@@ -1,16 +1,23 @@
-"""The warm worker that runs INSIDE the bubblewrap sandbox (started as `/usr/bin/python3 -I -c <this file>`).
+"""The warm worker that runs INSIDE the bubblewrap sandbox (`/usr/bin/python3 -I -S -c <this file>`).
 
 It must only use the standard library of the system Python. It never sees expected outputs: it runs one
 submission's program once per test in a forked child (own process group, rlimits, stdin from a memfd,
 stdout/stderr/result through pipes with a byte cap and a wall-clock deadline) and sends back what the
 program did. The host compares. One worker serves one submission and is thrown away afterwards.
 
-Protocol: frames of a 4-byte big-endian length and a UTF-8 JSON object, host -> fd 0, worker -> fd 1.
+Modes of a test: stdio (stdin -> stdout), call (fn(*args) -> plain data on fd 3), and for assertion tests
+serve (in the PROGRAM's sandbox: answer calls from the link) and check (in the CHECKER's sandbox: run
+the trusted tests against Remote functions, write the verdict on fd 3). See judge_asserts.
+
+Protocol: frames of a 4-byte big-endian length and a body: host -> fd 0 marshal (the host is trusted),
+worker -> fd 1 JSON (the host parses nothing but JSON from inside a sandbox).
 """
 
+# ruff: noqa: F821  (loads, dumps, message: plain.py, run into this module by _plain() when needed)
+import _json as _cjson  # the C half of json only: `json` pulls in re and enum, which cost more than the rest of startup
 import _signal as signal  # the C module: `signal` would pull in enum (startup time matters here)
 import builtins
-import json
+import marshal
 import os
 import resource
 import select
@@ -22,8 +29,33 @@ _OUT = 1
 _IN = 0
 
 
+def _dump(obj):
+    """JSON text of a reply (dicts, lists, str, int, float, bool, None); the host parses it as JSON."""
+    t = type(obj)
+    if obj is None or (t is float and (obj != obj or obj in (float("inf"), float("-inf")))):
+        return "null"
+    if t is bool:
+        return "true" if obj else "false"
+    if t is int or t is float:
+        return t.__repr__(obj)
+    if t is str:
+        return _cjson.encode_basestring_ascii(obj)
+    if t is dict:
+        return "{" + ",".join(_dump(str(k)) + ":" + _dump(v) for k, v in obj.items()) + "}"
+    if t is list or t is tuple:
+        return "[" + ",".join(map(_dump, obj)) + "]"
+    return _dump(str(obj))
+
+
+def _plain():
+    """Load the plain-data boundary (plain.py, given by the host as _PLAIN_SRC) into this module, once, and
+    only for jobs that need it: stdin/stdout tests never pay for importing json."""
+    if "loads" not in globals():
+        exec(_PLAIN_SRC, globals())  # noqa: F821 (defined by the host in front of this file)
+
+
 def _send(obj):
-    data = json.dumps(obj).encode("utf-8", "replace")
+    data = _dump(obj).encode("utf-8", "replace")
     os.write(_OUT, struct.pack(">I", len(data)))
     view = memoryview(data)
     while view:
@@ -47,7 +79,7 @@ def _recv():
         return None
     (n,) = struct.unpack(">I", head)
     body = _read_exact(n)
-    return None if body is None else json.loads(body)
+    return None if body is None else marshal.loads(body)  # from the host, which is trusted
 
 
 def _no_dump():
@@ -57,27 +89,6 @@ def _no_dump():
         ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
     except Exception:
         pass
-
-
-def _jsonable(value, depth=0):
-    if depth > 50:
-        raise ValueError("result nested too deeply")
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return {"__float__": repr(value)}
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v, depth + 1) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, (set, frozenset)):
-        try:
-            return sorted(_jsonable(v, depth + 1) for v in value)
-        except TypeError:
-            return [_jsonable(v, depth + 1) for v in value]
-    return {"__repr__": repr(value)[:1000]}
 
 
 def _set_limits(job):
@@ -97,19 +108,206 @@ def _set_limits(job):
     lim(resource.RLIMIT_NPROC, job["nproc"])
 
 
-def _child(job, code, fds, token):
-    """In the forked child: become the program. Never returns."""
+# -------------------------------------------------------------------- the link between the two sandboxes
+# An assertion test runs in TWO sandboxes: the program's ("serve") and the checker's ("check"). Two pipes
+# join them and nothing else: the checker sends calls [name, args, kwargs] and the program's process answers
+# ["ok", value] | ["raise", text] | ["not_plain", text]; its first frame is ["ready"] or ["load_error", text].
+# Frames: 4-byte big-endian length + wire text (plain.py).
+
+def _frame_write(fd, text):
+    data = text.encode("utf-8", "surrogatepass")
+    data = struct.pack(">I", len(data)) + data
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _frame_read(fd, cap):
+    """One frame's text, or None at end of file; ValueError for an oversized or cut frame."""
+    head = b""
+    while len(head) < 4:
+        chunk = os.read(fd, 4 - len(head))
+        if not chunk:
+            if head:
+                raise ValueError("the program's process sent a cut frame")
+            return None
+        head += chunk
+    (n,) = struct.unpack(">I", head)
+    if n > cap:
+        raise ValueError(f"the program's process sent a frame of {n} bytes (limit {cap})")
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = os.read(fd, min(n - len(buf), 1 << 20))
+        if not chunk:
+            raise ValueError("the program's process sent a cut frame")
+        buf += chunk
+    return buf.decode("utf-8", "surrogatepass")
+
+
+def _serve(ns, fd_in, fd_out, cap):
+    """In the PROGRAM's process: answer the checker's calls with plain data. Everything here is in the
+    program's reach, and that is fine: all it can send is plain data, which is what it computes anyway."""
+    while True:
+        text = _frame_read(fd_in, cap)
+        if text is None:
+            return
+        try:
+            name, args, kwargs = loads(text, resolve=lambda n: ns[n])
+            fn = ns.get(name)
+            if fn is None:
+                raise NameError(f"name {name!r} is not defined by the program")
+            value = fn(*args, **kwargs)
+        except BaseException as e:
+            if isinstance(e, (SystemExit, KeyboardInterrupt)):
+                raise
+            _frame_write(fd_out, dumps(["raise", f"{type(e).__name__}: {e}"[:2000]]))
+            continue
+        try:
+            reply = message("ok", value, where=f"the value {name}() returned")
+        except (TypeError, ValueError, RecursionError) as e:  # NotPlain is a TypeError
+            reply = dumps(["not_plain", str(e)[:2000]])
+        _frame_write(fd_out, reply)
+
+
+class CandidateError(Exception):
+    """The program's function raised; the message is its exception as text."""
+
+
+class ProgramGone(Exception):
+    """The program's process ended or broke the protocol before the tests finished."""
+
+
+class NotPlainResult(Exception):
+    """The program's function returned something that is not plain data."""
+
+
+class _Link:
+    """In the CHECKER's process: the checker's end of the two pipes."""
+
+    def __init__(self, fd_out, fd_in, cap):
+        self.fd_out, self.fd_in, self.cap, self.ready = fd_out, fd_in, cap, False
+
+    def _read(self):
+        try:
+            text = _frame_read(self.fd_in, self.cap)
+        except (ValueError, OSError) as e:
+            raise ProgramGone(str(e)) from None
+        if text is None:
+            raise ProgramGone("the program's process ended before the tests finished")
+        try:
+            msg = loads(text)
+        except (ValueError, TypeError, UnicodeError) as e:
+            raise ProgramGone(f"the program's process sent something that is not plain data ({e})") from None
+        if type(msg) is not list or not msg or type(msg[0]) is not str:
+            raise ProgramGone("the program's process broke the protocol")
+        return msg
+
+    def wait_ready(self):
+        if not self.ready:
+            msg = self._read()
+            if msg[0] == "load_error" and len(msg) == 2 and type(msg[1]) is str:
+                raise CandidateError(msg[1])
+            if msg != ["ready"]:
+                raise ProgramGone("the program's process broke the protocol")
+            self.ready = True
+
+    def call(self, name, args, kwargs):
+        self.wait_ready()
+        try:
+            request = dumps([name, list(args), dict(kwargs)], where="an argument", ref=Remote)
+        except (TypeError, ValueError) as e:
+            raise NotPlainResult(f"the test passes something that is not plain data ({e})") from None
+        try:
+            _frame_write(self.fd_out, request)
+        except OSError:
+            raise ProgramGone("the program's process ended before the tests finished") from None
+        msg = self._read()
+        if len(msg) == 2 and type(msg[1]) is str and msg[0] == "raise":
+            raise CandidateError(msg[1])
+        if len(msg) == 2 and type(msg[1]) is str and msg[0] == "not_plain":
+            raise NotPlainResult(msg[1])
+        if len(msg) == 2 and msg[0] == "ok":
+            return msg[1]
+        raise ProgramGone("the program's process broke the protocol")
+
+
+class Remote:
+    """What the checks hold instead of the program's function: calls go to the other sandbox as plain data
+    and plain data comes back. It has no state the program could reach or replace."""
+    __slots__ = ("_name", "_link")
+
+    def __init__(self, name, link):
+        self._name, self._link = name, link
+
+    def __call__(self, *args, **kwargs):
+        return self._link.call(self._name, args, kwargs)
+
+    def __repr__(self):
+        return f"<the program's {self._name}>"
+
+    @property
+    def __name__(self):
+        return self._name
+
+
+def _checker_namespace(link, builtins_names):
+    """Globals for the tests: names they use but do not define are standard modules (imported HERE, by
+    the checker) or, failing that, the program's functions (Remote). A builtin can never be the program's."""
+    class Names(dict):
+        def __missing__(self, key):
+            if key in builtins_names or key.startswith("__"):
+                raise KeyError(key)
+            if key in sys.stdlib_module_names:
+                value = __import__(key)
+            else:
+                value = Remote(key, link)
+            self[key] = value
+            return value
+    return Names
+
+
+def _check(job, code, ns_cls, link):
+    """In the CHECKER's process: run the trusted test code against Remote functions; the verdict goes
+    to fd 3, which only this process holds."""
+    ns = ns_cls({"__name__": "__main__", "__builtins__": builtins, "__file__": "check.py"})
+    entry = job.get("entry_point")
+    verdict = {"verdict": "fail", "kind": "checker error", "detail": ""}
+    try:
+        exec(code["starter"], ns)
+        if entry:
+            ns[entry] = Remote(entry, link)  # the prompt's stub must not stand in for the program
+        exec(code["test"], ns)
+        if job.get("call_check"):
+            ns["check"](Remote(entry, link))
+        link.wait_ready()  # a test that calls nothing still needs a program that loads
+        verdict = {"verdict": "pass"}
+    except AssertionError as e:
+        verdict.update(kind="wrong answer", detail=("assertion failed " + str(e)[:200]).strip())
+    except CandidateError as e:
+        verdict.update(kind="runtime error", detail=str(e)[:2000])
+    except NotPlainResult as e:
+        verdict.update(kind="not plain data", detail=str(e)[:2000])
+    except ProgramGone as e:
+        verdict.update(kind="program ended", detail=str(e)[:2000])
+    except BaseException as e:  # the checks raised on what the program returned (say abs(None - 1))
+        verdict.update(kind="runtime error", detail=f"{type(e).__name__}: {e}"[:2000] + " (raised in the tests)")
+    os.write(3, _dump(verdict).encode())
+
+
+def _child(job, code, fds):
+    """In the forked child: become the program (or the checker). Never returns."""
     status = 1
     try:
         os.setpgid(0, 0)
         for sig in (signal.SIGPIPE, signal.SIGXCPU, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
-        stdin_fd, out_w, err_w, res_w = fds
-        os.dup2(stdin_fd, 0)
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        os.dup2(res_w, 3)
-        os.closerange(4, 65536)
+        mode = job["mode"]
+        if mode in ("serve", "check"):
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a closed link is an EPIPE, handled above
+        stdin_fd, out_w, err_w, res_w = fds[:4]
+        for target, fd in enumerate(fds):  # all sources are >= 3 or (the links) >= 250: no clobbering
+            os.dup2(fd, target)
+        os.closerange(len(fds), 65536)
         _set_limits(job)
         sys.stdin = sys.__stdin__ = open(0, "r", encoding="utf-8", errors="replace", closefd=False)
         sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", errors="replace", closefd=False)
@@ -117,10 +315,23 @@ def _child(job, code, fds, token):
                                            buffering=1)
         sys.argv = ["solution.py"]
         sys.setrecursionlimit(10000)
-        mode = job["mode"]
-        name = "solution" if mode == "call" else "__main__"
+        if mode == "check":
+            link = _Link(4, 5, job["output_bytes"])
+            _check(job, code, _checker_namespace(link, set(dir(builtins))), link)
+            os._exit(0)
+        name = "__main__" if mode == "stdio" else "solution"
         ns = {"__name__": name, "__builtins__": builtins, "__file__": "solution.py"}
         sys.modules.pop("__main__", None)
+        if mode == "serve":
+            try:
+                exec(code, ns)
+            except BaseException as e:
+                _frame_write(5, dumps(["load_error", f"{type(e).__name__}: {e}"[:2000]]))
+                raise
+            _frame_write(5, dumps(["ready"]))
+            _serve(ns, 4, 5, job["output_bytes"])
+            status = 0
+            return
         try:
             exec(code, ns)
             if mode == "call":
@@ -133,15 +344,11 @@ def _child(job, code, fds, token):
                 if fn is None:
                     raise NameError(f"no function or Solution method named {job['fn_name']!r} in the program")
                 result = fn(*job["args"])
-                payload = json.dumps({"token": token, "value": _jsonable(result)})
-                os.write(3, payload.encode("utf-8", "replace"))
-            elif mode == "script":
-                entry = job.get("entry_point")
-                if job.get("call_check") and entry and callable(ns.get("check")):
-                    if entry not in ns:
-                        raise NameError(f"the program defines no {entry!r}")
-                    ns["check"](ns[entry])
-                os.write(3, json.dumps({"token": token, "value": "ok"}).encode())
+                try:
+                    payload = message("ok", result, where=f"the value {job['fn_name']}() returned")
+                except (TypeError, ValueError, RecursionError) as e:
+                    payload = dumps(["not_plain", str(e)[:2000]])
+                os.write(3, payload.encode("utf-8", "surrogatepass"))
             status = 0
         except SystemExit as e:
             if mode == "stdio":
@@ -165,12 +372,19 @@ def _child(job, code, fds, token):
                 stream.flush()
             except BaseException:
                 pass
+    except BaseException:
+        status = 1
     finally:
         os._exit(status & 0xFF if isinstance(status, int) else 1)
 
 
+_LINKS = []  # this worker's ends of the pipes to the other sandbox (assertion tests only), at fds 250+
+
+
 def _run(job, code):
-    token = os.urandom(16).hex()
+    links = list(_LINKS) if job["mode"] in ("serve", "check") else []
+    if job["mode"] != "stdio":
+        _plain()
     stdin_fd = os.memfd_create("stdin", 0)
     data = job.get("stdin", "").encode("utf-8", "replace")
     view = memoryview(data)
@@ -184,9 +398,11 @@ def _run(job, code):
     pid = os.fork()
     if pid == 0:
         os.close(out_r), os.close(err_r), os.close(res_r)
-        _child(job, code, (stdin_fd, out_w, err_w, res_w), token)
-    for fd in (stdin_fd, out_w, err_w, res_w):
+        _child(job, code, (stdin_fd, out_w, err_w, res_w, *links))
+    for fd in (stdin_fd, out_w, err_w, res_w, *links):
         os.close(fd)
+    if links:  # only the child holds the link now: when it ends, the other side reads end of file
+        _LINKS.clear()
     try:
         os.setpgid(pid, pid)  # also done in the child; whichever runs first wins the race
     except OSError:
@@ -263,23 +479,40 @@ def _run(job, code):
             else "signal"
     elif exit_code != 0:
         reply["status"] = "memory" if "MemoryError" in reply["stderr"] else "error"
-    if job["mode"] != "stdio":
-        try:
-            res = json.loads(bytes(bufs[res_r]).decode("utf-8"))
-            ok = isinstance(res, dict) and res.get("token") == token
-        except ValueError:
-            ok = False
-        if ok:
-            reply["result"] = res["value"]
+    if job["mode"] in ("call", "check"):
+        # passed on as text: the host decodes it (a call's result strictly as plain data, see plain.py)
+        if bufs[res_r]:
+            reply["result_text"] = bytes(bufs[res_r]).decode("utf-8", "surrogatepass")
         elif reply["status"] == "ok":
             reply["status"] = "no_result"
     return reply
 
 
+class _Quitter:
+    """exit() and quit(), which `site` would define (the worker runs with -S: site costs startup time)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"Use {self.name}() or Ctrl-D (i.e. EOF) to exit"
+
+    def __call__(self, code=None):
+        raise SystemExit(code)
+
+
 def main():
     _no_dump()
+    builtins.exit, builtins.quit = _Quitter("exit"), _Quitter("quit")
+    for d in ("/usr/local/lib/python3.11/dist-packages", "/usr/lib/python3/dist-packages"):
+        if os.path.isdir(d) and d not in sys.path:  # what site would add
+            sys.path.append(d)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     os.chdir("/tmp")
+    for i, fd in enumerate(sys.argv[1:]):  # the links the host passed (assertion tests only)
+        os.dup2(int(fd), 250 + i)
+        os.close(int(fd))
+        _LINKS.append(250 + i)
     code = None
     _send({"ready": True, "pid": os.getpid(), "python": sys.version.split()[0]})
     while True:
@@ -288,7 +521,9 @@ def main():
             return
         if msg["op"] == "load":
             try:
-                code = compile(msg["code"], "solution.py", "exec")
+                src = msg["code"]
+                code = {k: compile(v, f"{k}.py", "exec") for k, v in src.items()} if isinstance(src, dict) \
+                    else compile(src, "solution.py", "exec")
                 _send({"ok": True})
             except BaseException as e:  # SyntaxError, ValueError (null bytes), RecursionError, MemoryError
                 code = None

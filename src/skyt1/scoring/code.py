@@ -8,6 +8,10 @@ Test kinds (record field `tests`):
   {"test": "<code>", "entry_point": "f"}          assertion tests (HumanEval `check(candidate)`, MBPP asserts)
 Outputs are compared the way APPS and LiveCodeBench do: line by line ignoring surrounding whitespace, then
 token by token with a float tolerance (integers exactly).
+
+Verdicts are never decided where the program can reach: stdin/stdout and call-based tests here, on the
+host, from the program's stdout or its return value as plain data; assertion tests in a second sandbox
+that sees the program only through plain-data calls (skyt1.sandbox.judge_asserts).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import re
 from functools import lru_cache
 
 from ..formatting import split_sections
-from ..sandbox import Limits, RunResult, Sandbox
+from ..sandbox import Limits, RunResult, Sandbox, judge_asserts
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+.-]*)[^\n]*\n(.*?)\n?[ \t]*```", re.S)
 _NUM = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -97,7 +101,7 @@ def _values_equal(a, b) -> bool:
         if math.isnan(a) or math.isnan(b):
             return math.isnan(a) and math.isnan(b)
         return a == b or _close(float(a), float(b))
-    if isinstance(a, list) and isinstance(b, list):
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):  # tuples as lists, as APPS compares
         return len(a) == len(b) and all(_values_equal(x, y) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_values_equal(a[k], b[k]) for k in a)
@@ -137,6 +141,9 @@ def _failure(r: RunResult, lim: Limits) -> tuple[str, str]:
         "output_limit": ("output limit", f"{lim.output_bytes} bytes"),
         "worker_died": ("sandbox worker died", f"{r.extra.get('why', '')}; the program may have killed it"),
         "no_result": ("no result", f"the program ended before the test finished {last}".strip()),
+        "not_plain": ("not plain data", r.extra.get("why", "")),
+        "check_failed": (r.extra.get("kind", "failed"), r.extra.get("detail", "")),
+        "load_error": ("does not compile", r.stderr),
         "signal": ("killed", f"signal {-(r.exit_code or 0)}" + (" (file size limit)" if r.exit_code == -25 else "")),
         "error": ("runtime error", last or f"exit status {r.exit_code}"),
     }.get(r.status, (r.status, last))
@@ -163,7 +170,10 @@ def run_tests(program: str, tests: dict, *, sandbox: Sandbox | None = None, stop
     if "test" in tests:  # HumanEval / MBPP
         head = (starter_code.rstrip() + "\n") if starter_code and starter_code.strip() else ""
         cases = [("script", None, None)]
-        code = "\n\n".join(x for x in (head + program, tests.get("setup") or "", tests["test"]) if x.strip())
+        # setup code (MBPP's test_setup_code builds inputs from the program's classes) runs after the
+        # program, in its process; the tests reach what it built by name, as plain references
+        code = "\n\n".join(x for x in (head + program, tests.get("setup") or "") if x.strip())
+        checker_head = head
     else:
         inputs, outputs = list(tests.get("inputs") or []), list(tests.get("outputs") or [])
         if not inputs or len(inputs) != len(outputs):
@@ -178,6 +188,21 @@ def run_tests(program: str, tests: dict, *, sandbox: Sandbox | None = None, stop
         cases = [(mode, i, o) for i, o in zip(inputs, outputs)]
         code = program
     total = len(cases)
+    if cases[0][0] == "script":
+        # the tests run in their own sandbox and see the program only through plain-data calls
+        entry = tests.get("entry_point")
+        call_check = bool(entry) and entry != "check" and bool(re.search(r"^def\s+check\s*\(", tests["test"], re.M))
+        r = judge_asserts(sandbox, code, tests["test"], starter=checker_head, entry_point=entry,
+                          call_check=call_check)
+        if r.status == "load_error":
+            return {"passed": 0, "total": 1, "correct": False, "reason": f"does not compile: {r.stderr}",
+                    "results": []}
+        ok = r.ok and r.result == "pass"
+        why = None if ok else _failure(r, lim)
+        result = {"test": 1, "passed": ok, "status": r.status, "wall": r.wall, "cpu": r.cpu,
+                  **({"reason": f"{why[0]}: {why[1]}"} if why else {})}
+        return {"passed": int(ok), "total": 1, "correct": ok, "results": [result],
+                "reason": None if ok else f"{why[0]}: test 1/1" + (f": {why[1]}" if why[1] else "")}
     with sandbox.session() as s:
         err = s.load(code)
         if err:
@@ -185,29 +210,22 @@ def run_tests(program: str, tests: dict, *, sandbox: Sandbox | None = None, stop
                     "results": []}
         passed, reason = 0, None
         for idx, (mode, inp, out) in enumerate(cases, 1):
-            if mode == "stdio":
+            if mode == "stdio":  # decided here from the program's stdout
                 stdin = "\n".join(map(str, inp)) if isinstance(inp, list) else str(inp)
                 r = s.run("stdio", stdin)
                 ok = r.ok and stdout_matches(r.stdout, out)
                 why = None if ok else (_failure(r, lim) if not r.ok else
                                        ("wrong answer", f"expected {_short(str(out).strip())}, got {_short(r.stdout.strip())}"))
-            elif mode == "call":
+            else:  # call: decided here from the returned plain data
                 try:
                     args = _call_args(inp)
                 except ValueError as e:
                     raise ValueError(f"test {idx}: input is not JSON lines: {e}") from e
                 expected = _call_expected(out)
                 r = s.run("call", fn_name=fn_name, args=args)
-                ok = r.ok and r.has_result and values_match(r.result, expected)
+                ok = r.ok and r.has_result and values_match(r.result, expected)  # r.result: plain data only
                 why = None if ok else (_failure(r, lim) if not r.ok else
                                        ("wrong answer", f"expected {_short(json.dumps(expected))}, got {_short(json.dumps(r.result))}"))
-            else:
-                entry = tests.get("entry_point")
-                call_check = bool(entry) and entry != "check" and bool(re.search(r"^def\s+check\s*\(", tests["test"], re.M))
-                r = s.run("script", entry_point=entry, call_check=call_check)
-                ok = r.ok and r.has_result and r.result == "ok"
-                why = None if ok else (("wrong answer", "assertion failed") if r.status == "error"
-                                       and "AssertionError" in r.stderr else _failure(r, lim))
             results.append({"test": idx, "passed": ok, "status": r.status, "wall": r.wall, "cpu": r.cpu,
                             **({"reason": f"{why[0]}: {why[1]}"} if why else {})})
             if ok:
