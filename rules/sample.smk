@@ -11,11 +11,8 @@ rule sample:
     benchmark:
         "benchmarks/sample/{source}.tsv"
     params:
-        cfg=config["sample"],
-        prompt=config["prompts"][config["sample"]["prompt"]],
-        model_spec=MODELS[config["sample"]["model"]],
-        model_name=config["sample"]["model"],
-        cache=config["cache"],
+        spec=spec("sample"),
+        code=code("sample"),
     conda:
         gen_env("sample")
     threads: res("sample", "threads")
