@@ -96,6 +96,15 @@ def _args(rule: str, config: dict, w: dict) -> dict:
     if rule == "table_main":
         return {"models": list(config["eval"]["models"]), "paper_columns": config["table"]["paper_columns"],
                 "preset": config["preset"]}
+    if rule == "cost":
+        # The ledger's own inputs: prices and declared GPUs change its numbers here (unlike in sample).
+        return {"config": {
+            "models": {n: {k: m[k] for k in ("source", "api_model", "price_per_mtok") if k in m}
+                       for n, m in models.items()},
+            "resources": config["resources"], "cost": config.get("cost", {}),
+            "mix": {"dataset_name": config["mix"]["dataset_name"]},
+            "train": {"student": config["train"]["student"],
+                      "args": {"num_train_epochs": config["train"]["args"].get("num_train_epochs", 1)}}}}
     raise KeyError(f"no settings split is defined for rule {rule!r}")
 
 
