@@ -172,8 +172,8 @@ def describe(rows: list[dict], est: dict | None) -> str:
         p = PAPER_TRAIN
         usd = f", ${est['usd']:.0f} at ${est['gpu_hour_usd']}/GPU-hour" if "usd" in est else ""
         lines += ["",
-                  f"training estimate: {est['sft_tokens']:,} SFT tokens [{est['sft_tokens_source']}] x {est['epochs']:g} epochs "
-                  f"at {est['train_tokens_per_gpu_second']:g} tokens/s per GPU on {est['gpus']} GPUs",
+                  (f"training estimate: {est['sft_tokens']:,} SFT tokens [{est['sft_tokens_source']}] x {est['epochs']:g} epochs "
+                   f"at {est['train_tokens_per_gpu_second']:g} tokens/s per GPU on {est['gpus']} GPUs"),
                   f"  = {est['wall_hours']:.1f} h wall, {est['gpu_hours']:.0f} GPU-hours{usd}",
                   f"paper: {p['hours']:g} h on {p['gpus']} {p['gpu']} = {p['hours'] * p['gpus']:.0f} GPU-hours, ~${p['usd']:.0f}"]
     return "\n".join(lines) + "\n"

@@ -107,7 +107,7 @@ def weights_sha256(folder: str | Path) -> str:
     def content(p: Path) -> bool:
         parts = p.relative_to(folder).parts
         return p.is_file() and p.name not in _NOT_CONTENT and not any(
-            q.startswith(".") or q.startswith("checkpoint-") or q == "runs" for q in parts)
+            q.startswith((".", "checkpoint-")) or q == "runs" for q in parts)
 
     files = sorted(p for p in folder.rglob("*") if content(p))
     return stable_hash([[p.relative_to(folder).as_posix(), sha256_file(p)] for p in files])

@@ -17,7 +17,7 @@ import ast
 import copy
 import fnmatch
 import hashlib
-from functools import lru_cache
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -200,7 +200,7 @@ def _imports(name: str, path: Path) -> set[str]:
     return {m for m in out if _module_file(m) is not None}
 
 
-@lru_cache(maxsize=None)
+@cache
 def code_modules(module: str) -> tuple[str, ...]:
     """The module and every skyt1 module it reaches through imports, sorted."""
     seen, todo = set(), [module]
