@@ -383,7 +383,7 @@ def test_ledger_from_benchmark_files_and_stats(tmp_path):
     assert rows["rewrite"]["api_usd"] == pytest.approx(2 * 0.15 + 1 * 0.60)
     assert rows["total"]["gpu_hours"] == 12.0 and rows["total"]["jobs"] == 2
     text = cost.to_csv(list(rows.values()), cost.estimate(cfg, tmp_path))
-    assert text.splitlines()[-1] == "paper,train,1,19.0000,,152.0,,,450.0"
+    assert text.splitlines()[-1] == "paper,train,1,19.0,,152.0,,,450.0"
 
 
 def test_skyt1_cost_prints_the_32b_estimate_without_running(tmp_path, capsys):

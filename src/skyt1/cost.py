@@ -138,9 +138,7 @@ def estimate(config: dict, workdir: str | Path = ".") -> dict:
 
 
 def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4f}" if abs(v) < 100 else f"{v:.1f}"
-    return str(v)
+    return str(round(v, 6)) if isinstance(v, float) else str(v)
 
 
 def to_csv(rows: list[dict], est: dict | None = None) -> str:
