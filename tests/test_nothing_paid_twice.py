@@ -143,6 +143,21 @@ def test_identity_is_the_content_not_the_manifest(tmp_path):
     (hub / MANIFEST).write_text(json.dumps({"source": "hub", "repo": "Qwen/Q", "revision": "main", "commit": "c" * 40}))
     assert identity(hub) == {"hub": "Qwen/Q", "commit": "c" * 40}
     assert resolve_hub_commit("Qwen/Q", "ab" * 20) == "ab" * 20  # a commit needs no hub
+
+
+def test_hub_branch_resolves_to_its_commit_from_the_local_cache(tmp_path, monkeypatch):
+    """Offline, `main` is resolved through the hub cache's refs (the real cache layout)."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--org--m"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    (repo / "snapshots" / commit / "config.json").write_text("{}")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as hc
+    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(hc, "HF_HUB_OFFLINE", True)
+    assert resolve_hub_commit("org/m", "main") == commit
     assert api_identity(API_MODEL) == api_identity({**API_MODEL, "price_per_mtok": {"input": 9}, "base_url": "x"})
 
 

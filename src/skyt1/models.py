@@ -89,9 +89,13 @@ def resolve_hub_commit(repo: str, revision: str) -> str:
 
     if re.fullmatch(r"[0-9a-f]{40}", revision):
         return revision
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, snapshot_download
 
-    return HfApi().model_info(repo, revision=revision).sha
+    try:
+        return HfApi().model_info(repo, revision=revision).sha
+    except Exception:  # offline or unreachable: the local hub cache knows which commit a ref names
+        path = snapshot_download(repo_id=repo, revision=revision, local_files_only=True)
+        return Path(path).name  # the cache keeps each snapshot under snapshots/<commit>
 
 
 # Files a training run leaves beside the weights: they say how the model was made, not what it computes.
