@@ -17,10 +17,12 @@ include: "rules/mix.smk"
 include: "rules/train.smk"
 include: "rules/eval.smk"
 include: "rules/table.smk"
+include: "rules/cost.smk"
 
 
 rule all:
     input:
         "results/table_main.csv",
         "results/table_main.md",
+        "results/cost.csv",
     default_target: True

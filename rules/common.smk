@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 from skyt1 import config as skyt1_config
+from skyt1 import settings as skyt1_settings
 from skyt1.errors import SkyT1Error
 
 REPO = Path(workflow.basedir)
@@ -54,6 +55,17 @@ ENV_TRAIN = "../envs/train.yaml"
 
 def gen_env(stage):
     return "../envs/vllm.yaml" if config[stage]["backend"]["name"] == "vllm" else ENV_PIPELINE
+
+
+def spec(rule):
+    """A rule's `params: spec`: only what changes its results (skyt1.settings.split says which keys do
+    not); its script reads the operational settings from the config, so they rerun nothing."""
+    return lambda wildcards: skyt1_settings.spec(rule, config, **dict(wildcards.items()))
+
+
+def code(rule):
+    """A rule's `params: code`: a hash of the skyt1 modules it runs, so a change to them reruns it."""
+    return skyt1_settings.code_hash(rule)
 
 
 def res(stage, key):

@@ -8,7 +8,8 @@ rule data_train:
     benchmark:
         "benchmarks/data/train/{source}.tsv"
     params:
-        spec=lambda wildcards: config["train_sources"][wildcards.source],
+        spec=spec("data_train"),
+        code=code("data_train"),
     conda:
         ENV_PIPELINE
     threads: res("data", "threads")
@@ -30,7 +31,8 @@ rule data_bench:
     benchmark:
         "benchmarks/data/bench/{bench}.tsv"
     params:
-        spec=lambda wildcards: config["benchmarks"][wildcards.bench],
+        spec=spec("data_bench"),
+        code=code("data_bench"),
     conda:
         ENV_PIPELINE
     threads: res("data", "threads")

@@ -11,7 +11,8 @@ rule decontaminate:
     benchmark:
         "benchmarks/decontaminate/decontaminate.tsv"
     params:
-        cfg=config.get("decontam", {}),
+        spec=spec("decontaminate"),
+        code=code("decontaminate"),
     conda:
         ENV_PIPELINE
     threads: res("decontaminate", "threads")

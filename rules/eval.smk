@@ -11,14 +11,8 @@ rule evaluate:
     benchmark:
         "benchmarks/eval/{label}/{bench}.tsv"
     params:
-        eval_cfg={k: v for k, v in config["eval"].items() if k != "benchmarks"},
-        bench_spec=lambda wildcards: config["benchmarks"][wildcards.bench],
-        model=lambda wildcards: config["eval"]["models"][wildcards.label],
-        prompt=lambda wildcards: config["prompts"][config["eval"]["models"][wildcards.label]["prompt"]],
-        model_spec=lambda wildcards: eval_model_spec(wildcards.label),
-        cache=config["cache"],
-        sandbox=config.get("sandbox", {}),
-        artifacts=ARTIFACTS,
+        spec=spec("evaluate"),
+        code=code("evaluate"),
     conda:
         gen_env("eval")
     threads: res("evaluate", "threads")

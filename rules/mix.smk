@@ -13,10 +13,8 @@ rule mix:
     benchmark:
         "benchmarks/mix/mix.tsv"
     params:
-        cfg=config["mix"],
-        seed=config["seed"],
-        cutoff_len=config["train"]["args"].get("cutoff_len"),
-        artifacts=ARTIFACTS,
+        spec=spec("mix"),
+        code=code("mix"),
     conda:
         ENV_PIPELINE
     threads: res("mix", "threads")

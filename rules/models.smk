@@ -7,7 +7,8 @@ rule prepare_model:
     benchmark:
         "benchmarks/prepare_model/{model}.tsv"
     params:
-        spec=lambda wildcards: MODELS[wildcards.model],
+        spec=spec("prepare_model"),
+        code=code("prepare_model"),
     conda:
         ENV_PIPELINE
     threads: res("prepare_model", "threads")

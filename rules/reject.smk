@@ -11,8 +11,8 @@ rule reject:
     benchmark:
         "benchmarks/reject/{source}.tsv"
     params:
-        cfg=config["reject"],
-        sandbox=config.get("sandbox", {}),
+        spec=spec("reject"),
+        code=code("reject"),
     conda:
         ENV_PIPELINE
     threads: res("reject", "threads")

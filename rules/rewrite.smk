@@ -11,12 +11,8 @@ rule rewrite:
     benchmark:
         "benchmarks/rewrite/{source}.tsv"
     params:
-        cfg=config["rewrite"],
-        prompt=config["prompts"][config["rewrite"]["prompt"]],
-        model_spec=MODELS[config["rewrite"]["model"]],
-        model_name=config["rewrite"]["model"],
-        cache=config["cache"],
-        artifacts=ARTIFACTS,
+        spec=spec("rewrite"),
+        code=code("rewrite"),
     conda:
         gen_env("rewrite")
     threads: res("rewrite", "threads")

@@ -11,13 +11,8 @@ rule sample:
     benchmark:
         "benchmarks/sample/{source}.tsv"
     params:
-        cfg=config["sample"],
-        prompt=config["prompts"][config["sample"]["prompt"]],
-        model_spec=MODELS[config["sample"]["model"]],
-        model_name=config["sample"]["model"],
-        cache=config["cache"],
-        source_spec=lambda wildcards: config["train_sources"][wildcards.source],
-        artifacts=ARTIFACTS,
+        spec=spec("sample"),
+        code=code("sample"),
     conda:
         gen_env("sample")
     threads: res("sample", "threads")

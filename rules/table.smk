@@ -10,9 +10,8 @@ rule table_main:
     benchmark:
         "benchmarks/table/table_main.tsv"
     params:
-        models=EVAL_MODELS,
-        paper_columns=config["table"]["paper_columns"],
-        preset=config["preset"],
+        spec=spec("table_main"),
+        code=code("table_main"),
     conda:
         ENV_PIPELINE
     threads: res("table", "threads")

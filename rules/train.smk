@@ -11,9 +11,8 @@ rule train:
     benchmark:
         "benchmarks/train/{run}.tsv"
     params:
-        cfg=config["train"],
-        model_spec=MODELS[config["train"]["student"]],
-        repo=str(REPO),
+        spec=spec("train"),
+        code=code("train"),
     conda:
         ENV_TRAIN
     threads: res("train", "threads")

@@ -1,10 +1,11 @@
 from skyt1.runner import run_stage
+from skyt1.settings import stage_args
 from skyt1.stages import data
 
 
 def main(sm):
     name = getattr(sm.wildcards, "source", None) or sm.wildcards.bench
-    data.run(name, sm.params.spec, sm.output.records, sm.output.meta)
+    data.run(name, stage_args(sm.rule, sm)["spec"], sm.output.records, sm.output.meta)
 
 
 run_stage(snakemake, main)  # noqa: F821 (injected by snakemake)

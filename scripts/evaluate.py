@@ -1,14 +1,16 @@
 from skyt1.runner import run_stage
+from skyt1.settings import stage_args
 from skyt1.stages import evaluate
 
 
 def main(sm):
+    a = stage_args("evaluate", sm)
     evaluate.run(sm.input.bench, sm.input.model, sm.output.samples, sm.output.summary,
-                 benchmark=sm.wildcards.bench, bench_spec=sm.params.bench_spec, label=sm.wildcards.label,
-                 display=sm.params.model["label"], eval_cfg=sm.params.eval_cfg, prompt=sm.params.prompt,
-                 model_spec=sm.params.model_spec, threads=sm.threads, gpus=sm.resources.get("gpu", 0),
-                 cache_cfg=sm.params.cache, log_path=sm.log[0], sandbox_cfg=sm.params.sandbox,
-                 family=sm.params.model.get("family"), artifacts=sm.params.artifacts)
+                 benchmark=sm.wildcards.bench, bench_spec=a["bench_spec"], label=sm.wildcards.label,
+                 display=a["model"]["label"], eval_cfg=a["eval_cfg"], prompt=a["prompt"],
+                 model_spec=a["model_spec"], threads=sm.threads, gpus=sm.resources.get("gpu", 0),
+                 cache_cfg=a["cache"], log_path=sm.log[0], sandbox_cfg=a["sandbox"],
+                 family=a["model"].get("family"), artifacts=a["artifacts"])
 
 
 run_stage(snakemake, main)  # noqa: F821 (injected by snakemake)

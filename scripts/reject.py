@@ -1,10 +1,11 @@
 from skyt1.runner import run_stage
+from skyt1.settings import stage_args
 from skyt1.stages import reject
 
 
 def main(sm):
-    reject.run(sm.input[0], sm.output.accepted, sm.output.rejected, sm.output.stats, sm.params.cfg,
-               sandbox_cfg=sm.params.sandbox)
+    a = stage_args("reject", sm)
+    reject.run(sm.input[0], sm.output.accepted, sm.output.rejected, sm.output.stats, a["cfg"], sandbox_cfg=a["sandbox"])
 
 
 run_stage(snakemake, main)  # noqa: F821 (injected by snakemake)

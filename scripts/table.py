@@ -1,9 +1,11 @@
 from skyt1.runner import run_stage
+from skyt1.settings import stage_args
 from skyt1.stages import table
 
 
 def main(sm):
-    table.run(list(sm.input), sm.output.csv, sm.output.md, sm.params.models, sm.params.paper_columns, sm.params.preset)
+    a = stage_args("table_main", sm)
+    table.run(list(sm.input), sm.output.csv, sm.output.md, a["models"], a["paper_columns"], a["preset"])
 
 
 run_stage(snakemake, main)  # noqa: F821 (injected by snakemake)

@@ -148,6 +148,52 @@ def test_changed_eval_setting_reruns_only_evaluations(run, tmp_path):
         assert f"rule {rule}:" not in out
 
 
+def planned(proc) -> dict:
+    """A dry run's job counts by rule ({} when nothing is to be done)."""
+    out = proc.stdout + proc.stderr
+    if "Job stats:" not in out:
+        assert "Nothing to be done" in out, out[-3000:]
+        return {}
+    table = out.split("Job stats:")[1].split("\n\n")[0]
+    return {k: int(v) for k, v in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M) if k != "total"}
+
+
+def test_operational_settings_rerun_nothing(run, tmp_path):
+    override = tmp_path / "ops.yaml"
+    override.write_text("sample: {backend: {batch_size: 3}}\nrewrite: {backend: {concurrency: 2, timeout_s: 30, batch_size: 4}}\n"
+                        "eval: {backend: {batch_size: 5}}\ncache: {dir: elsewhere}\n"
+                        "train: {args: {save_steps: 7, logging_steps: 3}}\n")
+    assert planned(snakemake(run, "results/table_main.csv", "-n", configfiles=[override])) == {}
+
+
+def test_changed_sampling_parameter_reruns_sample_and_what_follows(run, tmp_path):
+    override = tmp_path / "hot.yaml"
+    override.write_text("sample: {params: {temperature: 0.7}}\n")
+    jobs = planned(snakemake(run, "results/table_main.csv", "-n", configfiles=[override]))
+    # the base model's evaluations do not depend on sampling: only the student's 3 are redone
+    assert jobs == {"sample": 1, "rewrite": 1, "reject": 1, "mix": 1, "train": 1, "evaluate": 3, "table_main": 1}
+
+
+def test_added_eval_model_plans_only_its_evaluations_and_the_table(run, tmp_path):
+    override = tmp_path / "more.yaml"
+    override.write_text("eval:\n  models:\n    base-sky-prompt: {label: base with the SFT prompt, "
+                        "model: smollm2-135m-instruct, prompt: eval_sky}\n")
+    proc = snakemake(run, "results/table_main.csv", "-n", configfiles=[override])
+    assert planned(proc) == {"evaluate": 3, "table_main": 1}
+    assert proc.stdout.count("label=base-sky-prompt") == 3
+
+
+def test_cost_ledger_of_the_run(run):
+    snakemake(run, "results/cost.csv")
+    with open(run / "results/cost.csv") as f:
+        rows = {r["stage"]: r for r in csv.DictReader(f)}
+    for stage in ("prepare_model", "data", "sample", "rewrite", "train", "evaluate", "table", "total"):
+        assert rows[stage]["kind"] == "measured" and float(rows[stage]["wall_hours"]) > 0, stage
+    assert int(rows["evaluate"]["jobs"]) == 6 and float(rows["total"]["gpu_hours"]) == 0.0
+    assert float(rows["train"]["cpu_hours"]) > 0 and int(rows["sample"]["completion_tokens"]) > 0
+    assert "estimate" not in {r["kind"] for r in rows.values()}  # the tiny preset trains on no GPU
+
+
 def test_missing_model_file_fails_with_one_line_and_no_output(run, tmp_path):
     work = tmp_path / "w"
     work.mkdir()

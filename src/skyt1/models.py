@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from .errors import SkyT1Error
-from .io import atomic_dir, sha256_file
+from .io import atomic_dir, sha256_file, stable_hash
 
 log = logging.getLogger(__name__)
 MANIFEST = "skyt1_model.json"
@@ -60,6 +60,7 @@ def _from_gguf_package(name: str, spec: dict, out_dir: Path) -> dict:
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
+        manifest["weights_sha256"] = weights_sha256(tmp)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     log.info("saved dense copy of %s to %s (%.1f s)", name, out_dir, time.time() - t0)
     return manifest
@@ -71,18 +72,65 @@ def _from_hub(name: str, spec: dict, out_dir: Path) -> dict:
     revision = spec.get("revision", "main")
     with atomic_dir(out_dir) as tmp:
         try:
-            snapshot_download(repo_id=spec["repo"], revision=revision, local_dir=str(tmp))
+            commit = resolve_hub_commit(spec["repo"], revision)
+            snapshot_download(repo_id=spec["repo"], revision=commit, local_dir=str(tmp))
         except Exception as e:
             raise SkyT1Error(f"model {name!r}: cannot download {spec['repo']}@{revision} ({type(e).__name__})",
                              "run where the hub is reachable, or point HF_HOME at a cache that holds it")
-        manifest = {"name": name, "source": "hub", "repo": spec["repo"], "revision": revision}
+        # The commit, not a branch name: `main` moves, and the request cache keys on this identity.
+        manifest = {"name": name, "source": "hub", "repo": spec["repo"], "revision": revision, "commit": commit}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
+def resolve_hub_commit(repo: str, revision: str) -> str:
+    """The commit a branch or tag names on the hub right now (a 40-hex revision is already one)."""
+    import re
+
+    if re.fullmatch(r"[0-9a-f]{40}", revision):
+        return revision
+    from huggingface_hub import HfApi, snapshot_download
+
+    try:
+        return HfApi().model_info(repo, revision=revision).sha
+    except Exception:  # offline or unreachable: the local hub cache knows which commit a ref names
+        path = snapshot_download(repo_id=repo, revision=revision, local_files_only=True)
+        return Path(path).name  # the cache keeps each snapshot under snapshots/<commit>
+
+
+# Files a training run leaves beside the weights: they say how the model was made, not what it computes.
+_NOT_CONTENT = {MANIFEST, "all_results.json", "train_results.json", "eval_results.json", "trainer_state.json",
+                "trainer_log.jsonl", "training_args.bin", "training_loss.png", "README.md", "skyt1_train_args.yaml"}
+
+
+def weights_sha256(folder: str | Path) -> str:
+    """One sha256 over the files of a model folder that decide its outputs (weights, config, tokenizer):
+    two prepares of the same weights give the same value, whatever they took or when they ran."""
+    folder = Path(folder)
+
+    def content(p: Path) -> bool:
+        parts = p.relative_to(folder).parts
+        return p.is_file() and p.name not in _NOT_CONTENT and not any(
+            q.startswith((".", "checkpoint-")) or q == "runs" for q in parts)
+
+    files = sorted(p for p in folder.rglob("*") if content(p))
+    return stable_hash([[p.relative_to(folder).as_posix(), sha256_file(p)] for p in files])
+
+
 def identity(model_dir: str | Path) -> dict:
-    """What identifies the weights in a prepared folder (for provenance and request caches)."""
-    path = Path(model_dir) / MANIFEST
-    if path.exists():
-        return json.loads(path.read_text())
-    return {"path": str(model_dir)}
+    """What identifies a prepared model's content, for request caches and provenance: the weights'
+    sha256, or for a hub snapshot its resolved commit. Never the time a prepare took, or its date."""
+    folder = Path(model_dir)
+    path = folder / MANIFEST
+    manifest = json.loads(path.read_text()) if path.exists() else {}
+    if manifest.get("weights_sha256"):
+        return {"weights_sha256": manifest["weights_sha256"]}
+    if manifest.get("source") == "hub" and manifest.get("commit"):
+        return {"hub": manifest["repo"], "commit": manifest["commit"]}
+    # Folders prepared before the manifest held a content hash (and trained checkpoints): hash them now.
+    return {"weights_sha256": weights_sha256(folder)}
+
+
+def api_identity(model_spec: dict) -> dict:
+    """An API model is named by its model id; its price or endpoint never changes an answer."""
+    return {"api_model": model_spec["api_model"]}

@@ -1,7 +1,8 @@
 """A persistent request cache: never pay twice for the same model call.
 
-Key: the model's identity (weights hash / revision / api model id), the full messages and every
-sampling parameter including the seed. Value: the completion (texts, finish reasons, token counts).
+Key: the model's identity (weights sha256 / resolved hub commit / api model id), the engine where
+it changes outputs (backend, its version, dtype), the full messages and every sampling parameter
+including the seed. Never load times, prices, batch sizes or other throughput settings. Value: the completion (texts, finish reasons, token counts).
 Stored in one SQLite file (WAL mode, so parallel jobs can share it); outside results/ by default so
 that cleaning results does not throw away paid API calls."""
 
@@ -16,8 +17,8 @@ from ..io import stable_hash
 from . import Completion, Params
 
 
-def request_key(model_identity, messages: list[dict], params: Params) -> str:
-    return stable_hash({"model": model_identity, "messages": messages, "params": params.__dict__})
+def request_key(model_identity, messages: list[dict], params: Params, engine=None) -> str:
+    return stable_hash({"model": model_identity, "engine": engine, "messages": messages, "params": params.__dict__})
 
 
 class RequestCache:

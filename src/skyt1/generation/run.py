@@ -21,44 +21,56 @@ def partial_path(out_path: str | Path) -> Path:
     return Path(str(out_path) + ".partial")
 
 
-def _load_partial(path: Path, fingerprint: str) -> dict[str, dict]:
+def _load_partial(path: Path, fingerprint: str) -> tuple[dict[str, dict], int]:
+    """(finished rows by key, byte length of the file's good prefix). A crash can leave a torn last
+    line (no newline, or not JSON): it and anything after it is not part of the good prefix."""
     if not path.exists():
-        return {}
+        return {}, 0
     done: dict[str, dict] = {}
-    with open(path, encoding="utf-8") as f:
+    good = 0
+    with open(path, "rb") as f:
         header = f.readline()
         try:
-            if json.loads(header).get("fingerprint") != fingerprint:
+            if not header.endswith(b"\n") or json.loads(header).get("fingerprint") != fingerprint:
                 log.info("discarding %s: it was made with other settings", path)
-                return {}
-        except json.JSONDecodeError:
-            return {}
+                return {}, 0
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            return {}, 0
+        good = len(header)
         for line in f:
             try:
+                if not line.endswith(b"\n"):
+                    raise ValueError("torn")
                 row = json.loads(line)
-            except json.JSONDecodeError:
-                break  # a torn last line from a crash: everything before it is good
+            except (ValueError, UnicodeDecodeError):
+                log.info("%s: dropping a torn line at byte %d (a crash mid-write)", path, good)
+                break
             done[row["key"]] = row
-    return done
+            good += len(line)
+    return done, good
 
 
 def run_items(keys: list[str], conversations: list[list[dict]], backend_factory, params: Params,
-              out_path: str | Path, fingerprint: str, cache=None, model_identity=None
+              out_path: str | Path, fingerprint: str, cache=None, model_identity=None, engine=None
               ) -> tuple[dict[str, Completion], dict]:
     """Return (completions by key, stats). backend_factory is only called if something is left to do
     after the partial file and the request cache (if given) have been consulted."""
     assert len(keys) == len(set(keys)), "keys must be unique"
     ppath = partial_path(out_path)
     ppath.parent.mkdir(parents=True, exist_ok=True)
-    done = _load_partial(ppath, fingerprint)
+    done, good = _load_partial(ppath, fingerprint)
+    wanted = set(keys)  # built once: each lookup below is O(1)
     results = {k: Completion(**{f: row[f] for f in ("texts", "finish_reasons", "prompt_tokens", "completion_tokens")})
-               for k, row in done.items() if k in set(keys)}
+               for k, row in done.items() if k in wanted}
     todo = [i for i, k in enumerate(keys) if k not in results]
     stats = {"items": len(keys), "resumed": len(results), "cached": 0, "generated": 0, "failed": 0,
              "prompt_tokens": 0, "completion_tokens": 0, "wall_seconds": 0.0, "failures": []}
     t0 = time.time()
     if todo:
         fresh = not ppath.exists() or not done
+        if not fresh and ppath.stat().st_size > good:
+            with open(ppath, "r+b") as torn:
+                torn.truncate(good)  # so the next record starts on a line of its own
         with open(ppath, "w" if fresh else "a", encoding="utf-8") as f:
             if fresh:
                 f.write(json.dumps({"fingerprint": fingerprint}) + "\n")
@@ -76,7 +88,7 @@ def run_items(keys: list[str], conversations: list[list[dict]], backend_factory,
                 from .cache import request_key
                 remaining = []
                 for i in todo:
-                    request_keys[i] = request_key(model_identity, conversations[i], params)
+                    request_keys[i] = request_key(model_identity, conversations[i], params, engine)
                     hit = cache.get(request_keys[i])
                     if hit is None:
                         remaining.append(i)

@@ -11,7 +11,8 @@ from ..generation import Params, make_backend
 from ..generation.cache import RequestCache
 from ..generation.run import run_items
 from ..io import stable_hash, write_jsonl
-from ..models import identity
+from ..models import api_identity, identity
+from ..settings import engine_identity
 
 
 def model_ref(model_dir: str | None, model_spec: dict):
@@ -70,20 +71,23 @@ def generate(stage, keys, user_texts, prompt_cfg, stage_cfg, model_dir, model_sp
     model = model_ref(model_dir, model_spec)
     params = params or Params.from_config(stage_cfg["params"])
     conversations = [prompts.build(prompt_cfg, u) for u in user_texts]
-    model_id = model if isinstance(model, dict) else identity(model)
-    fingerprint = stable_hash({"model": model_id, "prompt": prompt_cfg, "params": params.__dict__})
+    api = isinstance(model, dict)
+    model_id = api_identity(model) if api else identity(model)
+    engine = engine_identity(stage_cfg["backend"], api=api)
+    fingerprint = stable_hash({"model": model_id, "engine": engine, "prompt": prompt_cfg, "params": params.__dict__})
     cache = None
     if cache_cfg and cache_cfg.get("enabled", True):
         cache = RequestCache(Path(cache_cfg.get("dir", ".cache/skyt1")) / "requests.sqlite")
     factory = backend_factory(stage_cfg["backend"], model, model_name, threads, gpus, log_path)
     try:
         results, stats = run_items(keys, conversations, factory, params, out_path, fingerprint,
-                                   cache=cache, model_identity=model_id)
+                                   cache=cache, model_identity=model_id, engine=engine)
     finally:
         if cache is not None:
             cache.close()
     stats["params"] = params.__dict__
     stats["model"] = model_id
+    stats["engine"] = engine
     stats["backend"] = stage_cfg["backend"]["name"]
     price = (model_spec or {}).get("price_per_mtok")
     if price:

@@ -1,0 +1,10 @@
+from skyt1 import cost
+from skyt1.runner import run_stage
+from skyt1.settings import stage_args
+
+
+def main(sm):
+    cost.run(stage_args("cost", sm)["config"], sm.output[0], workdir=".")
+
+
+run_stage(snakemake, main)  # noqa: F821 (injected by snakemake)

@@ -1,0 +1,216 @@
+"""The cost ledger: what each stage of a run took, and for the 32B preset what training will take.
+
+Measured (`ledger`): per stage, from the rules' Snakemake benchmark files (benchmarks/<stage>/...):
+jobs, wall hours, CPU hours (the benchmark's cpu_time), GPU hours (wall time x the GPUs the rule
+declares in config.resources); from the generation stages' stats: tokens actually generated (cache
+hits and resumed items cost nothing and are not counted) and, for API models, dollars from the
+config's price table (models.<name>.price_per_mtok, USD per million tokens).
+
+Estimated (`estimate`): training GPU hours and dollars before anything runs, from the SFT set's token
+count (counted with the student's tokenizer when both exist; else estimated from its characters; else
+config.cost.expected_sft_tokens) and config.cost.train_tokens_per_gpu_second, beside the paper's
+19 hours on 8 H100 (~$450)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from .io import write_text
+
+# The Sky-T1-32B-Preview post: "The model training finishes in 19 hours on 8 H100 with DeepSpeed
+# Zero-3 offload (~ $450 according to Lambda Cloud pricing)."
+PAPER_TRAIN = {"hours": 19.0, "gpus": 8, "gpu": "H100", "usd": 450.0}
+
+# benchmarks/<folder>/ -> the stage (and config.resources key) it belongs to
+_FOLDER_STAGE = {"eval": "evaluate"}
+STAGE_ORDER = ("prepare_model", "data", "decontaminate", "sample", "rewrite", "reject", "mix", "train",
+               "evaluate", "table", "cost")
+COLUMNS = ("stage", "jobs", "wall_hours", "cpu_hours", "gpu_hours", "prompt_tokens", "completion_tokens",
+           "api_usd")
+
+
+def _declared(config: dict, stage: str, key: str):
+    table = config["resources"]
+    return table.get(stage, {}).get(key, table["default"].get(key, 0)) or 0
+
+
+def read_benchmark(path: Path) -> dict:
+    """One Snakemake benchmark TSV (a header and one row per repeat): the mean of its rows."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    out = {}
+    for key in ("s", "cpu_time"):
+        values = [float(r[key]) for r in rows if r.get(key) not in (None, "", "NA", "-")]
+        out[key] = sum(values) / len(values) if values else 0.0
+    return out
+
+
+def price_of(config: dict, model_identity: dict | None) -> dict | None:
+    """The price table of the API model a stats file names, looked up in this config."""
+    if not model_identity or "api_model" not in model_identity:
+        return None
+    for spec in config["models"].values():
+        if spec.get("source") == "api" and spec.get("api_model") == model_identity["api_model"]:
+            return spec.get("price_per_mtok")
+    return None
+
+
+def _generation_stats(results: Path):
+    for stage, pattern in (("sample", "sample/*.stats.json"), ("rewrite", "rewrite/*.stats.json"),
+                           ("evaluate", "eval/*/*.summary.json")):
+        for path in sorted(results.glob(pattern)):
+            data = json.loads(path.read_text())
+            yield stage, data.get("generation", data)
+
+
+def ledger(config: dict, workdir: str | Path = ".") -> list[dict]:
+    """One row per stage that has run in `workdir`, then a total row."""
+    workdir = Path(workdir)
+    rows: dict[str, dict] = {}
+
+    def row(stage):
+        return rows.setdefault(stage, {"stage": stage, "jobs": 0, "wall_hours": 0.0, "cpu_hours": 0.0,
+                                       "gpu_hours": 0.0, "prompt_tokens": 0, "completion_tokens": 0,
+                                       "api_usd": 0.0})
+
+    bench_root = workdir / "benchmarks"
+    for path in sorted(bench_root.rglob("*.tsv")) if bench_root.exists() else []:
+        folder = path.relative_to(bench_root).parts[0]
+        stage = _FOLDER_STAGE.get(folder, folder)
+        b = read_benchmark(path)
+        r = row(stage)
+        r["jobs"] += 1
+        r["wall_hours"] += b["s"] / 3600
+        r["cpu_hours"] += b["cpu_time"] / 3600
+        r["gpu_hours"] += b["s"] / 3600 * _declared(config, stage, "gpu")
+    for stage, stats in _generation_stats(workdir / "results"):
+        r = row(stage)
+        pt, ct = int(stats.get("prompt_tokens", 0)), int(stats.get("completion_tokens", 0))
+        r["prompt_tokens"] += pt
+        r["completion_tokens"] += ct
+        price = price_of(config, stats.get("model"))
+        if price:
+            r["api_usd"] += pt * price.get("input", 0) / 1e6 + ct * price.get("output", 0) / 1e6
+    ordered = sorted(rows.values(), key=lambda r: (STAGE_ORDER.index(r["stage"]) if r["stage"] in STAGE_ORDER
+                                                   else len(STAGE_ORDER), r["stage"]))
+    total = {"stage": "total", **{k: sum(r[k] for r in ordered) for k in COLUMNS[1:]}}
+    return [*ordered, total] if ordered else []
+
+
+def sft_tokens(config: dict, workdir: str | Path = ".") -> tuple[int, str]:
+    """(tokens in the SFT set, how they were counted)."""
+    workdir = Path(workdir)
+    data = workdir / "results" / "sft" / f"{config['mix']['dataset_name']}.json"
+    cost_cfg = config.get("cost", {})
+    if not data.exists():
+        return int(cost_cfg.get("expected_sft_tokens", 0)), "expected (config cost.expected_sft_tokens; no SFT set yet)"
+    rows = json.loads(data.read_text(encoding="utf-8"))
+    texts = [r.get("system", "") + "".join(t["value"] for t in r["conversations"]) for r in rows]
+    tok_dir = workdir / "results" / "models" / config["train"]["student"]
+    if (tok_dir / "tokenizer_config.json").exists():
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(str(tok_dir))
+        return sum(len(tok(t, add_special_tokens=False).input_ids) for t in texts), f"counted ({data}, student tokenizer)"
+    chars = sum(len(t) for t in texts)
+    per = float(cost_cfg.get("chars_per_token", 4.0))
+    return int(chars / per), f"estimated ({data}: {chars} characters / {per} per token)"
+
+
+def estimate(config: dict, workdir: str | Path = ".") -> dict:
+    """Training's GPU hours and dollars before it runs."""
+    cost_cfg = config.get("cost", {})
+    tokens, how = sft_tokens(config, workdir)
+    epochs = float(config["train"]["args"].get("num_train_epochs", 1))
+    gpus = int(_declared(config, "train", "gpu")) or 1
+    rate = float(cost_cfg.get("train_tokens_per_gpu_second", 0)) or None
+    out = {"sft_tokens": tokens, "sft_tokens_source": how, "epochs": epochs, "gpus": gpus,
+           "train_tokens_per_gpu_second": rate, "gpu_hour_usd": cost_cfg.get("gpu_hour_usd")}
+    if rate and tokens:
+        gpu_hours = tokens * epochs / rate / 3600
+        out.update(gpu_hours=round(gpu_hours, 2), wall_hours=round(gpu_hours / gpus, 2))
+        if cost_cfg.get("gpu_hour_usd"):
+            out["usd"] = round(gpu_hours * float(cost_cfg["gpu_hour_usd"]), 2)
+    return out
+
+
+def _fmt(v) -> str:
+    return str(round(v, 6)) if isinstance(v, float) else str(v)
+
+
+def to_csv(rows: list[dict], est: dict | None = None) -> str:
+    """The ledger, then (for presets with a GPU training) the estimate and the paper's figure as rows."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("kind",) + COLUMNS)
+    for r in rows:
+        w.writerow(("measured",) + tuple(_fmt(r[k]) for k in COLUMNS))
+    if est and est.get("gpu_hours") is not None:
+        w.writerow(("estimate", "train", 1, _fmt(est["wall_hours"]), "", _fmt(est["gpu_hours"]), "", "",
+                    _fmt(est.get("usd", ""))))
+        p = PAPER_TRAIN
+        w.writerow(("paper", "train", 1, _fmt(p["hours"]), "", _fmt(p["hours"] * p["gpus"]), "", "", _fmt(p["usd"])))
+    return buf.getvalue()
+
+
+def describe(rows: list[dict], est: dict | None) -> str:
+    """Human-readable ledger and estimate (what `skyt1 cost` prints)."""
+    lines = []
+    if rows:
+        widths = [max(len(c), 14) for c in COLUMNS]
+        lines.append("  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths)))
+        for r in rows:
+            lines.append("  ".join(_fmt(r[c]).ljust(w) for c, w in zip(COLUMNS, widths)))
+    else:
+        lines.append("no stage has run here yet (no benchmarks/ files): nothing measured")
+    if est and est.get("gpu_hours") is not None:
+        p = PAPER_TRAIN
+        usd = f", ${est['usd']:.0f} at ${est['gpu_hour_usd']}/GPU-hour" if "usd" in est else ""
+        lines += ["",
+                  (f"training estimate: {est['sft_tokens']:,} SFT tokens [{est['sft_tokens_source']}] x {est['epochs']:g} epochs "
+                   f"at {est['train_tokens_per_gpu_second']:g} tokens/s per GPU on {est['gpus']} GPUs"),
+                  f"  = {est['wall_hours']:.1f} h wall, {est['gpu_hours']:.0f} GPU-hours{usd}",
+                  f"paper: {p['hours']:g} h on {p['gpus']} {p['gpu']} = {p['hours'] * p['gpus']:.0f} GPU-hours, ~${p['usd']:.0f}"]
+    return "\n".join(lines) + "\n"
+
+
+def run(config: dict, csv_path, workdir: str | Path = ".") -> None:
+    rows = ledger(config, workdir)
+    est = estimate(config, workdir) if _declared(config, "train", "gpu") else None
+    write_text(csv_path, to_csv(rows, est))
+
+
+# ---- `skyt1 cost` --------------------------------------------------------------------------------
+
+def _configure(p) -> None:
+    p.add_argument("--configfile", action="append", default=[],
+                   help="config file(s) as given to snakemake (e.g. config/sky-t1-32b.yaml); none: the tiny preset")
+    p.add_argument("--config-dir", default=str(Path(__file__).resolve().parents[2] / "config"),
+                   help="folder holding the presets and schema.yaml")
+    p.add_argument("--workdir", default=".", help="where results/ and benchmarks/ of a run are (default: here)")
+    p.add_argument("--csv", action="store_true", help="print results/cost.csv's format instead of a table")
+
+
+def _register():
+    from .cli import command
+
+    @command("cost", _configure)
+    def _cost(args) -> int:
+        """The cost ledger of a run, and the training estimate, without running anything."""
+        from . import config as cfg_mod
+
+        user: dict = {}
+        for path in args.configfile:
+            user = cfg_mod.deep_merge(user, cfg_mod.load_yaml(Path(path)))
+        config = cfg_mod.resolve(user, Path(args.config_dir))
+        cfg_mod.validate(config, Path(args.config_dir) / "schema.yaml")
+        rows = ledger(config, args.workdir)
+        est = estimate(config, args.workdir) if _declared(config, "train", "gpu") else None
+        print(to_csv(rows, est) if args.csv else describe(rows, est), end="")
+        return 0
+
+
+_register()
