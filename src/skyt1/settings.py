@@ -78,7 +78,7 @@ def _args(rule: str, config: dict, w: dict) -> dict:
         cfg = {k: v for k, v in section.items() if k != "sources"}  # one job per source: the list is the DAG's
         args = {"cfg": cfg, "prompt": config["prompts"][section["prompt"]], "model_spec": _gen_model(models[section["model"]]),
                 "model_name": section["model"], "cache": cache, "artifacts": artifacts}
-        if rule == "sample":  # the source's user template shapes the teacher's prompt
+        if rule == "sample" and "source" in w:  # the source's user template shapes the teacher's prompt
             args["source_spec"] = config["train_sources"][w["source"]]
         return args
     if rule == "reject":
