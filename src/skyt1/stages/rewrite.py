@@ -25,9 +25,10 @@ def run(traces_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, m
         threads: int = 1, gpus: int = 0, cache_cfg: dict | None = None, model_name: str = "model",
         log_path: str | None = None) -> None:
     rows = read_jsonl(traces_path)
+    request_ids: dict = {}
     results, stats = generate("rewrite", [r["id"] for r in rows], [user_text(r) for r in rows], prompt, cfg,
                               model_dir, model_spec, out_path, threads, gpus, cache_cfg=cache_cfg,
-                              model_name=model_name, log_path=log_path)
+                              model_name=model_name, log_path=log_path, request_ids=request_ids)
     out = []
     for r in rows:
         comp = results.get(r["id"])
@@ -35,7 +36,8 @@ def run(traces_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, m
             continue
         raw = comp.texts[0]
         rewritten = raw if cfg["mode"] == "full" else assemble(r["trace"], raw)
-        out.append({**r, "rewrite_raw": raw, "rewritten": rewritten, "rewrite_finish_reason": comp.finish_reasons[0]})
+        out.append({**r, "rewrite_raw": raw, "rewritten": rewritten, "rewrite_finish_reason": comp.finish_reasons[0],
+                    "rewrite_request": request_ids.get(r["id"])})
     write_jsonl(out_path, out)
     stats["rows"] = len(out)
     stats["mode"] = cfg["mode"]

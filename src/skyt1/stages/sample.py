@@ -16,9 +16,10 @@ def run(records_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, 
         threads: int = 1, gpus: int = 0, cache_cfg: dict | None = None, model_name: str = "model",
         log_path: str | None = None) -> None:
     recs = read_jsonl(records_path)
+    request_ids: dict = {}
     results, stats = generate("sample", [r["id"] for r in recs], [r["question"] for r in recs], prompt, cfg,
                               model_dir, model_spec, out_path, threads, gpus, cache_cfg=cache_cfg,
-                              model_name=model_name, log_path=log_path)
+                              model_name=model_name, log_path=log_path, request_ids=request_ids)
     rows = []
     for r in recs:
         comp = results.get(r["id"])
@@ -26,7 +27,8 @@ def run(records_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, 
             continue
         for k, (text, reason) in enumerate(zip(comp.texts, comp.finish_reasons)):
             rows.append({**r, "id": r["id"] if len(comp.texts) == 1 else f"{r['id']}#{k}", "record_id": r["id"],
-                         "sample_index": k, "trace": text, "trace_finish_reason": reason})
+                         "sample_index": k, "trace": text, "trace_finish_reason": reason,
+                         "teacher_request": request_ids.get(r["id"])})
     write_jsonl(out_path, rows)
     stats["rows"] = len(rows)
     write_json(stats_path, {**stats, "provenance": provenance.collect("sample", cfg, [records_path, model_dir or ""],
