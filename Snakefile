@@ -17,10 +17,12 @@ include: "rules/mix.smk"
 include: "rules/train.smk"
 include: "rules/eval.smk"
 include: "rules/table.smk"
+include: "rules/lineage.smk"
 
 
 rule all:
     input:
         "results/table_main.csv",
         "results/table_main.md",
+        "results/report/table_main.lineage.svg",
     default_target: True

@@ -43,7 +43,8 @@ def _now(root: Path, path: str) -> tuple[str | None, bool]:
 def current_state(root: str | Path = ".", target: str = "results/table_main.csv", configfiles=(), config=None,
                   snakefile: str | Path | None = None) -> dict:
     """The current config's view, from snakemake's own DAG (nothing runs): the preset and, for every output
-    the target needs, the hash of the config values its job would receive (skyt1.provenance.config_hash)."""
+    the target needs, the hash of the config values its job would receive (skyt1.provenance.config_hash),
+    and the rule graph as DOT."""
     from snakemake.api import (
         ConfigSettings,
         DAGSettings,
@@ -74,7 +75,8 @@ def current_state(root: str | Path = ".", target: str = "results/table_main.csv"
                 h = config_hash({k: v for k, v in job.params.items()})
                 for out in job.output:
                     outputs[str(out)] = {"rule": job.rule.name, "config_hash": h}
-            return {"preset": wf.config.get("preset"), "outputs": outputs, "error": None}
+            return {"preset": wf.config.get("preset"), "outputs": outputs, "error": None,
+                    "rule_dot": wf.dag.rule_dot()}
     except SystemExit as e:  # the Snakefile's config check exits with one line on stderr
         return {"preset": None, "outputs": {}, "error": f"the current config does not load (exit {e.code})"}
     except Exception as e:  # noqa: BLE001 (a target the current config cannot make is a finding, not a crash)
