@@ -109,3 +109,21 @@ def test_bad_cell_names_the_fix(tmp_path, cell, message):
     write_json(tmp_path / "t.csv.lineage.json", {"inputs": []})
     with pytest.raises(SkyT1Error, match=message):
         lineage.cell_inputs(tmp_path, "t.csv", cell)
+
+
+def test_data_adapters_record_their_raw_files_and_revisions():
+    from skyt1 import data
+    from skyt1.data.common import resolved_commit
+
+    fixture = REPO / "tests/fixtures/hub/gsm8k_test.jsonl"
+    provenance.take_sources()
+    data.load("gsm8k", {"adapter": "gsm8k", "options": {"data_files": str(fixture), "revision": "v1"}})
+    assert provenance.take_sources() == [{"kind": "local file", "path": str(fixture), "sha256": sha256_file(fixture)}]
+    # Offline, a revision that is already a commit is its own resolution; a branch resolves to None unless
+    # the datasets cache folder (named by the commit) says which commit was read.
+    assert resolved_commit("openai/gsm8k", "a" * 40) == "a" * 40
+    assert resolved_commit("openai/gsm8k", "main") is None
+
+    class Cached:
+        cache_files = [{"filename": f"/c/openai___gsm8k/main/0.0.0/{'b' * 40}/gsm8k-test.arrow"}]
+    assert resolved_commit("openai/gsm8k", "main", Cached()) == "b" * 40

@@ -45,8 +45,11 @@ def _provenance(args: argparse.Namespace) -> int:
         from .provenance import collect
         print(json.dumps(collect("cli"), indent=2))
         return 0
+    from pathlib import Path
+
     from . import lineage
 
+    args.directory = str(Path(args.directory).resolve())  # snakemake's DAG planning changes into it
     if args.row is not None:
         out = lineage.row_lineage(args.directory, args.file, args.row)
         print(json.dumps(out, indent=2, ensure_ascii=False))

@@ -241,7 +241,7 @@ def to_text(g: dict) -> str:
     lines = [f"lineage of {g['target']}"]
     if g.get("current") and g["current"].get("preset"):
         lines.append(f"(checked against the current config: preset {g['current']['preset']})")
-    for jid, job in g["jobs"].items():
+    for job in g["jobs"].values():
         lines.append("")
         wc = ", ".join(f"{k}={v}" for k, v in job["wildcards"].items())
         lines.append(f"rule {job['rule']}{f' ({wc})' if wc else ''}: made {', '.join(job['outputs'])}")
