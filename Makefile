@@ -6,7 +6,8 @@ VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.skyt1-installed
 PIP := $(BIN)/python -m pip
-TARGET ?= results/table_main.csv
+# `all`: the table and its report graphs (rule all in the Snakefile); any output file works too.
+TARGET ?= all
 PROFILE ?= profiles/local
 
 # The model hub is never needed by the tiny preset; fail fast instead of retrying DNS.
