@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from .errors import SkyT1Error
-from .io import read_json, sha256_file
+from .io import read_json, sha256_file, stable_hash
 from .provenance import config_hash, describe_input, sidecar
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,7 +30,8 @@ def _ident(desc: dict) -> str | None:
     if desc.get("sha256"):
         return desc["sha256"]
     model = desc.get("model") or {}
-    return model.get("sha256") or model.get("weights_sha256") or (json.dumps(model, sort_keys=True) if model else None)
+    # a checkpoint's manifest has no single weights hash: its own hash stands for it
+    return model.get("sha256") or (stable_hash(model) if model else None)
 
 
 def _now(root: Path, path: str) -> tuple[str | None, bool]:
@@ -66,7 +67,7 @@ def current_state(root: str | Path = ".", target: str = "results/table_main.csv"
                                 storage_settings=StorageSettings(), workflow_settings=WorkflowSettings(),
                                 deployment_settings=DeploymentSettings(), snakefile=snakefile,
                                 workdir=Path(root).resolve())
-            wapi.dag(DAGSettings(targets={target}, forceall=True))
+            wapi.dag(DAGSettings(targets={target}, forceall=True, print_dag_as="dot"))  # rule_dot() compares to "dot"
             wf = wapi._workflow
             wf._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True)
             wf._build_dag()
@@ -310,6 +311,8 @@ def dot_to_svg(dot: str, svg_path: str | Path) -> None:
     """Render DOT with graphviz's `dot` (Debian package graphviz, in requirements/apt.txt)."""
     from .io import atomic_path
 
+    if "->" not in dot and "[" not in dot:
+        raise SkyT1Error(f"no graph to draw into {svg_path}", "report this as a bug: the DOT text was empty")
     exe = shutil.which("dot")
     if not exe:
         raise SkyT1Error("graphviz's `dot` is not installed", "run `make install` (apt-get install graphviz)")
