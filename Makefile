@@ -6,7 +6,8 @@ VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.skyt1-installed
 PIP := $(BIN)/python -m pip
-TARGET ?= results/table_main.csv
+# `all`: the table and its report graphs (rule all in the Snakefile); any output file works too.
+TARGET ?= all
 PROFILE ?= profiles/local
 
 # The model hub is never needed by the tiny preset; fail fast instead of retrying DNS.
@@ -55,8 +56,18 @@ run: install
 test: install
 	pytest -ra tests
 
+# Job DAG and rule graph as SVG, for TARGET under the current preset (CONFIG: extra --configfile), and
+# the 32B preset's full table as a dry DAG (nothing runs, no data needed).
+DAG_OUT ?= results/dag
+CONFIG ?=
 dag: install
-	snakemake $(TARGET) --rulegraph
+	mkdir -p $(DAG_OUT)
+	snakemake $(TARGET) --dag $(if $(CONFIG),--configfile $(CONFIG)) > $(DAG_OUT)/jobs.dot
+	snakemake $(TARGET) --rulegraph $(if $(CONFIG),--configfile $(CONFIG)) > $(DAG_OUT)/rules.dot
+	snakemake results/table_main.csv --dag --configfile config/sky-t1-32b.yaml > $(DAG_OUT)/sky-t1-32b.jobs.dot
+	snakemake results/table_main.csv --rulegraph --configfile config/sky-t1-32b.yaml > $(DAG_OUT)/sky-t1-32b.rules.dot
+	for g in jobs rules sky-t1-32b.jobs sky-t1-32b.rules; do dot -Tsvg $(DAG_OUT)/$$g.dot -o $(DAG_OUT)/$$g.svg || exit 1; done
+	@echo "wrote $(DAG_OUT)/{jobs,rules,sky-t1-32b.jobs,sky-t1-32b.rules}.svg"
 
 lint: install
 	snakemake --lint

@@ -18,6 +18,7 @@ include: "rules/train.smk"
 include: "rules/eval.smk"
 include: "rules/table.smk"
 include: "rules/cost.smk"
+include: "rules/lineage.smk"
 
 
 rule all:
@@ -25,4 +26,5 @@ rule all:
         "results/table_main.csv",
         "results/table_main.md",
         "results/cost.csv",
+        "results/report/table_main.lineage.svg",
     default_target: True

@@ -7,6 +7,7 @@ rule mix:
         data=f"results/sft/{SFT_NAME}.json",
         info="results/sft/dataset_info.json",
         report="results/sft/mix_report.json",
+        rows=f"results/sft/{SFT_NAME}.rows.jsonl",
         histogram=report("results/sft/mix_token_lengths.png", caption="../report/mix_token_lengths.rst", category="Data"),
     log:
         "logs/mix/mix.log",

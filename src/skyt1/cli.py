@@ -25,13 +25,52 @@ def _version_args(p: argparse.ArgumentParser) -> None:
     pass
 
 
-@command("provenance", _version_args)
+def _provenance_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", nargs="?", help="an output under results/ (none: what a result made now would record)")
+    p.add_argument("--json", action="store_true", help="the lineage graph as JSON")
+    p.add_argument("--cell", metavar="BENCHMARK,MODEL", help="trace one number of a table (model label or column)")
+    p.add_argument("--row", type=int, metavar="N", help="trace row N of the SFT set to its source dataset row")
+    p.add_argument("--graph", metavar="OUT.svg", help="draw the lineage graph (graphviz; .dot writes the DOT text)")
+    p.add_argument("-d", "--directory", default=".", help="the pipeline's working directory (default: .)")
+    p.add_argument("--configfile", nargs="*", default=[], help="the config to compare with (as given to snakemake)")
+    p.add_argument("--no-config-check", action="store_true", help="do not compare with the current config")
+
+
+@command("provenance", _provenance_args)
 def _provenance(args: argparse.Namespace) -> int:
-    """Print what a result made now would record about code and package versions."""
+    """How a file was made, back to the raw data, from the lineage records the pipeline wrote."""
     import json
 
-    from .provenance import collect
-    print(json.dumps(collect("cli"), indent=2))
+    if not args.file:
+        from .provenance import collect
+        print(json.dumps(collect("cli"), indent=2))
+        return 0
+    from pathlib import Path
+
+    from . import lineage
+
+    args.directory = str(Path(args.directory).resolve())  # snakemake's DAG planning changes into it
+    if args.row is not None:
+        out = lineage.row_lineage(args.directory, args.file, args.row)
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0
+    current = None if args.no_config_check else lineage.current_state(args.directory, args.file, args.configfile)
+    only = lineage.cell_inputs(args.directory, args.file, args.cell) if args.cell else None
+    graph = lineage.trace(args.file, args.directory, current, only_inputs=only)
+    if args.graph:
+        dot = lineage.to_dot(graph)
+        if args.graph.endswith(".dot"):
+            from .io import write_text
+            write_text(args.graph, dot)
+        else:
+            lineage.dot_to_svg(dot, args.graph)
+    if args.json:
+        print(json.dumps(graph, indent=2, ensure_ascii=False))
+    elif not args.graph:
+        print(lineage.to_text(graph), end="")
+    else:
+        flagged = sum(bool(n["marks"]) for n in [*graph["files"].values(), *graph["jobs"].values()])
+        print(f"{args.graph}: {len(graph['jobs'])} jobs, {len(graph['files'])} files, {flagged} flagged")
     return 0
 
 

@@ -69,3 +69,77 @@ def collect(stage: str, config: dict | None = None, inputs=(), **extra) -> dict:
         "inputs": [describe_input(p) for p in inputs],
         **extra,
     }
+
+
+# ---------------------------------------------------------------- lineage: one record per job output
+#
+# After a rule's script succeeds, skyt1.runner writes a lineage record next to every output
+# (`<output>.lineage.json`): the rule, its wildcards, the preset, the config values the job received
+# (its params) and their hash, each input and output with its sha256 (or model identity), the raw
+# sources the job read (packaged files, generators, hub datasets at a resolved commit), plus collect()'s
+# code commit, dirty flag and package versions. `skyt1 provenance` walks these records upstream.
+
+LINEAGE_SUFFIX = ".lineage.json"
+_SOURCES: list[dict] = []
+
+
+def config_hash(values) -> str:
+    """THE hash of the config values a stage receives (a rule's params: only result-relevant values).
+    One function, used when recording and when comparing with the current config."""
+    from .io import stable_hash
+
+    return stable_hash(_plain(values))[:16]
+
+
+def _plain(obj):
+    """Params as plain JSON: snakemake's Namedlist/Params and tuples become dicts and lists."""
+    if hasattr(obj, "items") and callable(obj.items):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    return str(obj)
+
+
+def note_source(**info) -> None:
+    """Record a raw source the current job read (a packaged file, a generator, a hub dataset)."""
+    path = info.get("path")
+    if path and Path(path).is_file() and "sha256" not in info:
+        info["sha256"] = sha256_file(path)
+    if info not in _SOURCES:
+        _SOURCES.append(info)
+
+
+def take_sources() -> list[dict]:
+    out = list(_SOURCES)
+    _SOURCES.clear()
+    return out
+
+
+def sidecar(path: str | Path) -> Path:
+    return Path(str(path).rstrip("/") + LINEAGE_SUFFIX)
+
+
+def job_record(rule: str, params, inputs, outputs, preset: str | None, wildcards=None, sources=()) -> dict:
+    values = _plain(params)
+    return collect(rule, values, inputs, rule=rule, preset=preset, config_hash=config_hash(values),
+                   wildcards=_plain(wildcards or {}), outputs=[describe_input(p) for p in outputs],
+                   sources=list(sources))
+
+
+def write_job_record(snakemake) -> dict:
+    """Write the lineage record of a finished snakemake job next to each of its outputs."""
+    from .io import write_json
+
+    inputs = [p for p in snakemake.input if p]
+    outputs = [p for p in snakemake.output]
+    params = {k: v for k, v in snakemake.params.items()}
+    wildcards = {k: v for k, v in snakemake.wildcards.items()}
+    record = job_record(snakemake.rule, params, inputs, outputs, snakemake.config.get("preset"), wildcards,
+                        take_sources())
+    for out in outputs:
+        write_json(sidecar(out), record)
+    return record

@@ -12,7 +12,8 @@ from .errors import SkyT1Error
 
 
 def run_stage(snakemake, fn: Callable[..., object]) -> None:
-    """Call fn(snakemake) with logging and stderr (progress bars) sent to the rule's log."""
+    """Call fn(snakemake) with logging and stderr (progress bars) sent to the rule's log, then write the
+    job's lineage record next to each output."""
     log_path = snakemake.log[0] if len(snakemake.log) else None
     real_stderr = sys.stderr
     handle = open(log_path, "a", buffering=1, encoding="utf-8") if log_path else real_stderr
@@ -21,7 +22,11 @@ def run_stage(snakemake, fn: Callable[..., object]) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     sys.stderr = handle
     try:
+        from .provenance import take_sources, write_job_record
+
+        take_sources()
         fn(snakemake)
+        write_job_record(snakemake)  # the lineage record beside each output (skyt1 provenance reads it)
     except SkyT1Error as e:
         line = f"skyt1 error in rule {snakemake.rule}: {e}"
         print(line, file=handle, flush=True)

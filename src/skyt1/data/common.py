@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 from ..errors import SkyT1Error
+from ..provenance import note_source
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _FORMATS = {".jsonl": "json", ".json": "json", ".gz": "json", ".parquet": "parquet", ".csv": "csv", ".arrow": "arrow"}
@@ -22,6 +23,28 @@ def _format_of(files: list[str], given: str | None) -> str:
     if len(kinds) != 1 or None in kinds:
         raise SkyT1Error(f"cannot tell the file format of {files}", "set options.format (json, parquet, csv or arrow)")
     return kinds.pop()
+
+
+def resolved_commit(repo: str, revision: str | None, ds=None) -> str | None:
+    """The hub commit a dataset revision (a branch, tag or commit; None = main) resolves to: asked of the
+    hub when it is reachable, else read from the datasets cache folder (named by the commit), else None."""
+    import os
+    import re
+
+    if os.environ.get("HF_HUB_OFFLINE") != "1":
+        try:
+            from huggingface_hub import HfApi
+
+            return HfApi().dataset_info(repo, revision=revision).sha
+        except Exception:  # noqa: BLE001 (unreachable or unknown: fall back to the cache)
+            pass
+    for f in getattr(ds, "cache_files", None) or []:
+        for part in Path(f.get("filename", "")).parts[::-1]:
+            if re.fullmatch(r"[0-9a-f]{40}", part):
+                return part
+    if revision and re.fullmatch(r"[0-9a-f]{40}", revision):
+        return revision
+    return None
 
 
 def load_rows(name: str, options: dict):
@@ -41,7 +64,8 @@ def load_rows(name: str, options: dict):
     if not data_files and options.get("files"):
         if not repo:
             raise SkyT1Error(f"source {name!r}: options.files needs options.repo", "set the hub id of the dataset")
-        data_files = [f"hf://datasets/{repo}/{f}" for f in options["files"]]
+        at = f"@{options['revision']}" if options.get("revision") else ""
+        data_files = [f"hf://datasets/{repo}{at}/{f}" for f in options["files"]]
     try:
         if data_files:
             files = [str(f) for f in ([data_files] if isinstance(data_files, (str, Path)) else data_files)]
@@ -50,13 +74,25 @@ def load_rows(name: str, options: dict):
             if missing:
                 raise SkyT1Error(f"source {name!r}: data file {missing[0]} does not exist",
                                  "fix options.data_files, or drop it to read from the hub")
-            return datasets.load_dataset(_format_of(files, options.get("format")), data_files=files, split="train")
+            ds = datasets.load_dataset(_format_of(files, options.get("format")), data_files=files, split="train")
+            for f in files:
+                if "://" not in f:
+                    note_source(kind="local file", path=str(Path(f).resolve()))
+                else:
+                    note_source(kind="hub file", url=f, repo=repo, revision=options.get("revision"),
+                                resolved_commit=resolved_commit(repo, options.get("revision")) if repo else None)
+            return ds
         if not repo:
             raise SkyT1Error(f"source {name!r}: options.repo is required", "set the hub id of the dataset")
         kwargs = {}
         if options.get("trust_remote_code"):
             kwargs["trust_remote_code"] = True
-        return datasets.load_dataset(repo, options.get("name"), split=options.get("split", "train"), **kwargs)
+        if options.get("revision"):
+            kwargs["revision"] = options["revision"]
+        ds = datasets.load_dataset(repo, options.get("name"), split=options.get("split", "train"), **kwargs)
+        note_source(kind="hub dataset", repo=repo, name=options.get("name"), split=options.get("split", "train"),
+                    revision=options.get("revision"), resolved_commit=resolved_commit(repo, options.get("revision"), ds))
+        return ds
     except SkyT1Error:
         raise
     except Exception as e:  # offline, gated, renamed: one line with the cause

@@ -29,7 +29,20 @@ def package_file(package: str, relpath: str, pip_name: str | None = None) -> Pat
     if not path.is_file():
         raise SkyT1Error(f"file {relpath!r} is missing from package {package!r} ({path})",
                          f"reinstall the package (`pip install --no-deps --force-reinstall {pip_name or package.replace('_', '-')}`) or fix the file name in the config")
+    from ..provenance import note_source
+
+    note_source(kind="packaged file", path=str(path), package=pip_name or package.replace("_", "-"),
+                version=_dist_version(pip_name or package.replace("_", "-")))
     return path
+
+
+def _dist_version(dist: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _olmo_docs(task_dir: str) -> list[dict]:
@@ -90,6 +103,10 @@ def reasoning_gym_adapter(name: str, spec: dict) -> list[dict]:
         raise SkyT1Error(f"source {name!r}: options.size must be >= 1, got {size}", "set a positive size")
     if "operators" in options:
         options["operators"] = tuple(options["operators"])
+    from ..provenance import note_source
+
+    note_source(kind="generator", package="reasoning-gym", version=_dist_version("reasoning-gym"), generator=generator,
+                size=size, options=json.loads(json.dumps(options, default=str)))
     try:
         dataset = reasoning_gym.create_dataset(generator, size=size, **options)
     except (TypeError, AssertionError, ValueError, KeyError) as e:
@@ -112,6 +129,9 @@ def jsonl_adapter(name: str, spec: dict) -> list[dict]:
     path = (spec.get("options") or {}).get("path")
     if not path:
         raise SkyT1Error(f"source {name!r}: options.path is required for adapter jsonl", "set the path of a .jsonl file")
+    from ..provenance import note_source
+
+    note_source(kind="local file", path=str(Path(path).resolve()))
     out = []
     for i, row in enumerate(read_jsonl(path)):
         if set(row) >= set(records.FIELDS):

@@ -64,10 +64,11 @@ def backend_factory(backend_cfg: dict, model, model_name: str, threads: int, gpu
 
 
 def generate(stage, keys, user_texts, prompt_cfg, stage_cfg, model_dir, model_spec, out_path, threads=1, gpus=0,
-             params=None, cache_cfg=None, model_name="model", log_path=None):
+             params=None, cache_cfg=None, model_name="model", log_path=None, request_ids=None):
     """Build messages, run the stage's backend on the model (its weights folder, or the api spec)
     with resume and the request cache, set failed items aside (check_failures), and return
-    (completions by key, stats)."""
+    (completions by key, stats). A dict given as request_ids receives each item's request key (the
+    request cache's key: model identity, messages, params), for per-row lineage."""
     model = model_ref(model_dir, model_spec)
     params = params or Params.from_config(stage_cfg["params"])
     conversations = [prompts.build(prompt_cfg, u) for u in user_texts]
@@ -85,6 +86,10 @@ def generate(stage, keys, user_texts, prompt_cfg, stage_cfg, model_dir, model_sp
     finally:
         if cache is not None:
             cache.close()
+    if request_ids is not None:
+        from ..generation.cache import request_key
+
+        request_ids.update({k: request_key(model_id, conv, params, engine) for k, conv in zip(keys, conversations)})
     stats["params"] = params.__dict__
     stats["model"] = model_id
     stats["engine"] = engine

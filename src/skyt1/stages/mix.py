@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import provenance, texts
 from ..errors import SkyT1Error
-from ..io import read_jsonl, write_json
+from ..io import read_jsonl, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,14 @@ def to_sharegpt(row: dict, system_prompt: str) -> dict:
                               {"from": "assistant", "value": response(row)}]}
 
 
+def row_lineage(index: int, row: dict) -> dict:
+    """The ids that trace one SFT row back through reject, rewrite and sample to its source record."""
+    return {"row": index, "id": row["id"], "record_id": row.get("record_id", row["id"]), "source": row["source"],
+            "sample_index": row.get("sample_index"), "origin": (row.get("metadata") or {}).get("origin"),
+            "teacher_request": row.get("teacher_request"), "rewrite_request": row.get("rewrite_request"),
+            "verdict": row.get("verdict")}
+
+
 def dataset_info(name: str, file_name: str) -> dict:
     return {name: {"file_name": file_name, "formatting": "sharegpt",
                    "columns": {"messages": "conversations", "system": "system"},
@@ -128,8 +136,9 @@ def dataset_info(name: str, file_name: str) -> dict:
 
 def run(accepted_paths: list[str], data_path, info_path, report_path, cfg: dict, seed: int,
         histogram_path=None, tokenizer_dir=None, cutoff_len: int | None = None, artifacts: dict | None = None,
-        cache_cfg: dict | None = None) -> None:
-    """histogram_path defaults to mix_token_lengths.png beside the report."""
+        cache_cfg: dict | None = None, rows_path=None) -> None:
+    """histogram_path defaults to mix_token_lengths.png beside the report. rows_path (a JSONL, line N for
+    SFT row N) gets each row's lineage ids: source record, teacher and rewrite requests, scorer verdict."""
     system = texts.Resolver(cache_cfg, artifacts).resolve(cfg["system_prompt"], "mix.system_prompt")
     rows = [r for p in accepted_paths for r in read_jsonl(p)]
     unique, dup_counts = dedupe_counts(rows)
@@ -145,6 +154,8 @@ def run(accepted_paths: list[str], data_path, info_path, report_path, cfg: dict,
     available = Counter(r["domain"] for r in unique)
     write_json(data_path, examples)
     write_json(info_path, dataset_info(cfg["dataset_name"], Path(data_path).name))
+    if rows_path:
+        write_jsonl(rows_path, [row_lineage(i, r) for i, r in enumerate(mixed)])
     length_stats = histogram(lengths, histogram_path, f"{cfg['dataset_name']}: {len(mixed)} examples", cutoff_len)
     write_json(report_path, {
         "rows": len(mixed), "accepted_in": len(rows), "duplicates_removed": dupes,

@@ -33,7 +33,8 @@ def run(in_path, accepted_path, rejected_path, stats_path, cfg: dict, sandbox_cf
     for row in rows:
         verdict = judge(row, cfg.get("require_format", True), sandbox)
         if verdict["accepted"]:
-            accepted.append({**row, "predicted": verdict["predicted"]})
+            accepted.append({**row, "predicted": verdict["predicted"],
+                             "verdict": {**verdict, "scorer": scorer_kind(row)}})
         else:
             reasons[verdict["reason"].split(":")[0]] += 1
             rejected.append({**row, "predicted": verdict["predicted"], "reject_reason": verdict["reason"]})

@@ -31,9 +31,10 @@ def run(traces_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, m
         log_path: str | None = None, artifacts: dict | None = None) -> None:
     rows = read_jsonl(traces_path)
     prompt, prompt_texts = texts.Resolver(cache_cfg, artifacts).resolve_prompt(prompt, "rewrite prompt")
+    request_ids: dict = {}
     results, stats = generate("rewrite", [r["id"] for r in rows], [user_text(r, prompt) for r in rows], prompt, cfg,
                               model_dir, model_spec, out_path, threads, gpus, cache_cfg=cache_cfg,
-                              model_name=model_name, log_path=log_path)
+                              model_name=model_name, log_path=log_path, request_ids=request_ids)
     out = []
     for r in rows:
         comp = results.get(r["id"])
@@ -41,7 +42,8 @@ def run(traces_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, m
             continue
         raw = comp.texts[0]
         rewritten = raw if cfg["mode"] == "full" else assemble(r["trace"], raw)
-        out.append({**r, "rewrite_raw": raw, "rewritten": rewritten, "rewrite_finish_reason": comp.finish_reasons[0]})
+        out.append({**r, "rewrite_raw": raw, "rewritten": rewritten, "rewrite_finish_reason": comp.finish_reasons[0],
+                    "rewrite_request": request_ids.get(r["id"])})
     write_jsonl(out_path, out)
     stats["rows"] = len(out)
     stats["mode"] = cfg["mode"]

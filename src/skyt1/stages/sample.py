@@ -22,10 +22,11 @@ def run(records_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, 
     prompt, prompt_texts = resolver.resolve_prompt(prompt, "sample prompt")
     template, template_texts = resolver.resolve_template((source_spec or {}).get("user_template"), "user_template")
     users = {r["id"]: texts.render(template, r) for r in recs}
+    request_ids: dict = {}
     results, stats = generate("sample", [r["id"] for r in recs], [users[r["id"]] for r in recs],
                               {**prompt, "user_template": template}, cfg,
                               model_dir, model_spec, out_path, threads, gpus, cache_cfg=cache_cfg,
-                              model_name=model_name, log_path=log_path)
+                              model_name=model_name, log_path=log_path, request_ids=request_ids)
     rows = []
     for r in recs:
         comp = results.get(r["id"])
@@ -33,7 +34,8 @@ def run(records_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, 
             continue
         for k, (text, reason) in enumerate(zip(comp.texts, comp.finish_reasons)):
             rows.append({**r, "id": r["id"] if len(comp.texts) == 1 else f"{r['id']}#{k}", "record_id": r["id"],
-                         "user": users[r["id"]], "sample_index": k, "trace": text, "trace_finish_reason": reason})
+                         "user": users[r["id"]], "sample_index": k, "trace": text, "trace_finish_reason": reason,
+                         "teacher_request": request_ids.get(r["id"])})
     write_jsonl(out_path, rows)
     stats["rows"] = len(rows)
     write_json(stats_path, {**stats, "provenance": provenance.collect("sample", cfg, [records_path, model_dir or ""],
