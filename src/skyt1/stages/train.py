@@ -50,6 +50,19 @@ def build_args(student_dir, sft_dir, dataset_name, template, work_dir, cfg: dict
     return args
 
 
+def train_env_cli(repo_root: Path) -> str:
+    """llamafactory-cli of the training environment (envs/train.yaml): the interpreter's own (a conda env
+    under --sdm conda), else the repository's .venv-train that `make install` builds, else PATH."""
+    for folder in (Path(sys.executable).parent, repo_root / ".venv-train" / "bin"):
+        cli = shutil.which("llamafactory-cli", path=str(folder))
+        if cli:
+            return cli
+    cli = shutil.which("llamafactory-cli")
+    if cli is None:
+        raise SkyT1Error("llamafactory-cli is not installed", "run `make install` (builds .venv-train from envs/train.yaml)")
+    return cli
+
+
 def _has_checkpoint(work_dir: Path) -> bool:
     return any(p.name.startswith("checkpoint-") for p in work_dir.glob("checkpoint-*"))
 
@@ -82,9 +95,9 @@ def run(student_dir, sft_data, sft_info, out_dir, cfg: dict, model_spec: dict, l
         # LLaMA-Factory launches torchrun itself when asked to; on a CPU-only machine it must be told how many ranks.
         env["FORCE_TORCHRUN"] = "1"
         env["NPROC_PER_NODE"] = str(nproc)
-    cli = shutil.which("llamafactory-cli", path=str(Path(sys.executable).parent)) or shutil.which("llamafactory-cli")
-    if cli is None:
-        raise SkyT1Error("llamafactory-cli is not installed", "run `make install` (LLaMA-Factory 0.9.3)")
+    cli = train_env_cli(Path(repo_root))
+    # LLaMA-Factory starts torchrun from PATH: it must be the training environment's.
+    env["PATH"] = os.pathsep.join([str(Path(cli).parent), env.get("PATH", "")])
     log.info("%s LLaMA-Factory: %s train %s", "resuming" if resuming else "starting", cli, args_path)
     t0 = time.time()
     with open(log_path, "a", encoding="utf-8") as handle:
