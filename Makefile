@@ -3,9 +3,13 @@
 # than every requirements file) and snakemake reruns nothing that is up to date.
 PYTHON ?= python3
 VENV ?= .venv
+TRAIN_VENV ?= .venv-train
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.skyt1-installed
+TRAIN_STAMP := $(TRAIN_VENV)/.skyt1-installed
 PIP := $(BIN)/python -m pip
+TRAIN_PIP := $(abspath $(TRAIN_VENV))/bin/python -m pip
+ENVREQS := $(PYTHON) src/skyt1/envs.py
 # `all`: the table and its report graphs (rule all in the Snakefile); any output file works too.
 TARGET ?= all
 PROFILE ?= profiles/local
@@ -18,20 +22,33 @@ export PATH := $(BIN):$(PATH)
 
 .PHONY: install system-deps run test dag lint unlock clean
 
-$(STAMP): requirements/constraints.txt requirements/base.txt requirements/deepspeed.txt requirements/data-packages.txt pyproject.toml
+# One environment per kind of rule, each built from its envs/*.yaml pip list (the file --sdm conda
+# uses): .venv = envs/pipeline.yaml (snakemake and every rule but train), .venv-train = envs/train.yaml
+# (LLaMA-Factory; the train rule launches it from there). envs/vllm.yaml needs a GPU node (no CPU wheel).
+$(STAMP): envs/pipeline.yaml requirements/constraints.txt requirements/data-packages.txt pyproject.toml src/skyt1/envs.py
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	# CPU torch first, from its pinned wheel; the constraints file keeps it for every later install.
 	$(PIP) install torch==2.13.0
-	$(PIP) install -c requirements/constraints.txt -r requirements/base.txt
+	$(ENVREQS) envs/pipeline.yaml > $(VENV)/skyt1-requirements.txt
+	$(PIP) install -c requirements/constraints.txt -r $(VENV)/skyt1-requirements.txt
 	$(PIP) install --no-deps -r requirements/data-packages.txt
 	$(PIP) install --no-deps -e .
-	# DeepSpeed builds against the torch above (no build isolation), with its ops left to JIT ...
-	$(PIP) install -c requirements/constraints.txt setuptools wheel
-	DS_BUILD_OPS=0 $(PIP) install --no-build-isolation -c requirements/constraints.txt -r requirements/deepspeed.txt
-	# ... and the two ops ZeRO-3 offload needs are compiled once now (minutes), not inside the first training.
-	$(BIN)/python -m skyt1.train_launcher --build-ops
 	touch $(STAMP)
+
+$(TRAIN_STAMP): envs/train.yaml requirements/constraints.txt pyproject.toml src/skyt1/envs.py
+	$(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_PIP) install --quiet --upgrade pip
+	$(TRAIN_PIP) install torch==2.13.0
+	$(ENVREQS) envs/train.yaml > $(TRAIN_VENV)/skyt1-requirements.txt
+	$(TRAIN_PIP) install -c requirements/constraints.txt -r $(TRAIN_VENV)/skyt1-requirements.txt
+	# DeepSpeed builds against the installed torch (no build isolation), its ops left to JIT ...
+	$(TRAIN_PIP) install -c requirements/constraints.txt setuptools wheel
+	DS_BUILD_OPS=0 $(TRAIN_PIP) install --no-build-isolation -c requirements/constraints.txt $$($(ENVREQS) envs/train.yaml --special)
+	$(TRAIN_PIP) install --no-deps -e .
+	# ... and the two ops ZeRO-3 offload needs are compiled once now (minutes), not inside the first training.
+	$(abspath $(TRAIN_VENV))/bin/python -m skyt1.train_launcher --build-ops
+	touch $(TRAIN_STAMP)
 
 # The recipe's texts come from pinned artifacts (src/skyt1/texts.py). Only the skythought wheel is fetched
 # here (PyPI); the SkyThought GitHub files need `skyt1 artifacts fetch` on a machine that reaches GitHub.
@@ -40,7 +57,7 @@ ARTIFACT_WHEEL := .cache/skyt1/artifacts/skythought-0.1.0-py3-none-any.whl
 $(ARTIFACT_WHEEL): $(STAMP)
 	$(BIN)/skyt1 artifacts fetch skythought-wheel
 
-install: system-deps $(STAMP) $(ARTIFACT_WHEEL)
+install: system-deps $(STAMP) $(TRAIN_STAMP) $(ARTIFACT_WHEEL)
 
 # Debian packages from requirements/apt.txt: installed when missing and we are root, else named.
 system-deps:

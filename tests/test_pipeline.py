@@ -19,9 +19,8 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 @pytest.fixture(scope="module")
-def run(pipeline_workdir, tiny_model):
-    snakemake(pipeline_workdir, "results/table_main.csv")
-    return pipeline_workdir
+def run(pipeline_run):
+    return pipeline_run
 
 
 def jsonl(path):

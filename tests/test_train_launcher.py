@@ -19,7 +19,7 @@ from skyt1 import config
 from skyt1.stages import mix, train
 from skyt1.tiny_qwen2 import ENDOFTEXT, IM_END, IM_START, build_tiny_qwen2
 
-from conftest import REPO
+from conftest import REPO, has_llamafactory, run_in_train_env
 
 SYSTEM = "Think first, then answer."
 
@@ -66,6 +66,9 @@ def test_tiny_qwen2_has_qwens_special_tokens(student):
 
 
 def test_qwen25_template_reproduces_the_fork(student):
+    if not has_llamafactory():  # in-process LLaMA-Factory: run this same test in the training environment
+        run_in_train_env(__file__, "test_qwen25_template_reproduces_the_fork")
+        return
     from llamafactory.data import get_template_and_fix_tokenizer
     from llamafactory.data.template import TEMPLATES
     from llamafactory.hparams import DataArguments

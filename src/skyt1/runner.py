@@ -20,6 +20,10 @@ def run_stage(snakemake, fn: Callable[..., object]) -> None:
     logging.basicConfig(level=logging.INFO, stream=handle, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Where the job ran: the scheduler's job id and the GPUs it was given (tests/test_slurm.py reads these).
+    logging.getLogger("skyt1.runner").info(
+        "job: rule=%s slurm_job_id=%s cuda_visible_devices=%s", snakemake.rule,
+        os.environ.get("SLURM_JOB_ID", "none"), os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
     sys.stderr = handle
     try:
         from .provenance import take_sources, write_job_record

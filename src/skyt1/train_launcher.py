@@ -154,7 +154,7 @@ def register_templates() -> None:
 
     if "qwen25" in lf_template.TEMPLATES:
         raise SkyT1Error("LLaMA-Factory already defines a template named 'qwen25'; ours would replace it",
-                         "use the pinned llamafactory==0.9.3 (requirements/base.txt), or compare the two and rename ours")
+                         "use the pinned llamafactory==0.9.3 (envs/train.yaml), or compare the two and rename ours")
     lf_template.TEMPLATES["qwen25"] = qwen25_template()
     _registered = True
 

@@ -52,10 +52,18 @@ def build_args(student_dir, sft_dir, dataset_name, template, work_dir, cfg: dict
     return args
 
 
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
 def launcher_python() -> str:
-    """The interpreter that runs LLaMA-Factory (the one place to change it, e.g. for a separate training
-    environment): it must have skyt1, llamafactory, torch and, for ZeRO-3, deepspeed installed."""
-    return sys.executable
+    """The training environment's interpreter (envs/train.yaml), which runs our launcher: the rule's own
+    interpreter when it has LLaMA-Factory (a conda env under --sdm conda), else the repository's
+    .venv-train that `make install` builds. It has skyt1, llamafactory, torch and deepspeed."""
+    for folder in (Path(sys.executable).parent, REPO_ROOT / ".venv-train" / "bin"):
+        if (folder / "llamafactory-cli").exists():
+            return str(folder / "python")
+    raise SkyT1Error("no training environment: LLaMA-Factory is not installed beside this interpreter and "
+                     f"{REPO_ROOT / '.venv-train'} does not exist", "run `make install` (builds .venv-train from envs/train.yaml)")
 
 
 def _ranks(gpus) -> int:
