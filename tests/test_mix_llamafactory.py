@@ -1,6 +1,7 @@
 """The mix output is read back by LLaMA-Factory's own dataset loader with the tiny model's template
 and tokenizer: what training will see."""
 import json
+import os
 
 import pytest
 from conftest import has_llamafactory, run_in_train_env
