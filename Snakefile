@@ -23,4 +23,5 @@ rule all:
     input:
         "results/table_main.csv",
         "results/table_main.md",
+        expand("results/plots/{bench}.png", bench=BENCHMARKS),
     default_target: True

@@ -69,3 +69,24 @@ def eval_model_input(wildcards):
 def eval_model_spec(label):
     spec = config["eval"]["models"][label]
     return MODELS[config["train"]["student"] if spec.get("checkpoint") else spec["model"]]
+
+
+def domain_prompt(stage_cfg, domain):
+    """The prompt name a stage uses for one domain: domain_prompts[domain], else its prompt."""
+    return (stage_cfg.get("domain_prompts") or {}).get(domain, stage_cfg["prompt"])
+
+
+def eval_prompt(label, bench):
+    return domain_prompt(config["eval"]["models"][label], config["benchmarks"][bench].get("domain", "math"))
+
+
+def source_prompt(stage, source):
+    return config["prompts"][domain_prompt(config[stage], config["train_sources"][source].get("domain", "math"))]
+
+
+def source_scorer(source):
+    """A training source's declared scorer: its `scorer`, else its adapter's record format's."""
+    from skyt1.benchmarks import ADAPTER_SCORERS
+
+    spec = config["train_sources"][source]
+    return spec.get("scorer") or ADAPTER_SCORERS.get(spec["adapter"])

@@ -2,6 +2,7 @@ rule mix:
     """The SFT set in LLaMA-Factory's sharegpt format, with its dataset_info.json."""
     input:
         accepted=expand("results/reject/{source}.accepted.jsonl", source=SOURCES),
+        reject_stats=expand("results/reject/{source}.stats.json", source=SOURCES),
         tokenizer=f"results/models/{config['train']['student']}",
     output:
         data=f"results/sft/{SFT_NAME}.json",

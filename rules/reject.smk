@@ -13,6 +13,8 @@ rule reject:
     params:
         cfg=config["reject"],
         sandbox=config.get("sandbox", {}),
+        scorer=lambda wildcards: source_scorer(wildcards.source),
+        domain=lambda wildcards: config["train_sources"][wildcards.source].get("domain", "math"),
     conda:
         ENV_PIPELINE
     threads: res("reject", "threads")

@@ -12,7 +12,7 @@ rule rewrite:
         "benchmarks/rewrite/{source}.tsv"
     params:
         cfg=config["rewrite"],
-        prompt=config["prompts"][config["rewrite"]["prompt"]],
+        prompt=lambda wildcards: source_prompt("rewrite", wildcards.source),
         model_spec=MODELS[config["rewrite"]["model"]],
         model_name=config["rewrite"]["model"],
         cache=config["cache"],

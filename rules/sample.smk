@@ -12,7 +12,7 @@ rule sample:
         "benchmarks/sample/{source}.tsv"
     params:
         cfg=config["sample"],
-        prompt=config["prompts"][config["sample"]["prompt"]],
+        prompt=lambda wildcards: source_prompt("sample", wildcards.source),
         model_spec=MODELS[config["sample"]["model"]],
         model_name=config["sample"]["model"],
         cache=config["cache"],
