@@ -15,7 +15,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install system-deps run test dag lint unlock clean
+.PHONY: install system-deps run test dag lint unlock clean report
 
 $(STAMP): requirements/constraints.txt requirements/base.txt requirements/data-packages.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ run: install
 
 test: install
 	pytest -ra tests
+
+# The HTML report of a finished run: every table and figure with its caption.
+report: install
+	snakemake --report results/report.html
 
 dag: install
 	snakemake $(TARGET) --rulegraph

@@ -6,6 +6,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+# The HTML report (`snakemake --report results/report.html`, or `make report`): the top-level text is
+# report/workflow.rst; every report() output carries its caption from report/*.rst.
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/models.smk"
 include: "rules/data.smk"
