@@ -112,13 +112,20 @@ def plot_benchmark(summaries: list[dict], model_order: list[str], path, bench: s
             errs[1].append(0.0)
             colors.append("#bbbbbb")
             hatches.append("//")
+    import textwrap
+
     fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(labels) + 1), 4), dpi=100)
-    bars = ax.bar(range(len(values)), values, yerr=errs, capsize=6, color=colors, edgecolor="#333333")
+    xs = range(len(values))
+    bars = ax.bar(xs, values, color=colors, edgecolor="#333333")
+    ours = [i for i, h in enumerate(hatches) if not h]
+    ax.errorbar(ours, [values[i] for i in ours], yerr=[[errs[0][i] for i in ours], [errs[1][i] for i in ours]],
+                fmt="none", ecolor="#222222", capsize=6, label="95% CI")
     for bar, h in zip(bars, hatches):
         bar.set_hatch(h)
     for x, v in enumerate(values):
-        ax.text(x, v + 1.5, f"{v:.1f}", ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(range(len(values)), labels, fontsize=8)
+        ax.text(x + 0.05, v + 1.0, f"{v:.1f}", ha="left", va="bottom", fontsize=8)
+    wrapped = ["\n".join(textwrap.fill(part, 18) for part in lab.split("\n")) for lab in labels]
+    ax.set_xticks(list(xs), wrapped, fontsize=8)
     ax.set_ylim(0, 105)
     ax.set_ylabel(f"{metric or 'accuracy'} (%)")
     ax.set_title(f"{bench}: this run (95% CI) vs the paper")
