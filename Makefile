@@ -20,7 +20,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install system-deps run test dag lint unlock clean
+.PHONY: install system-deps run test dag lint unlock clean report
 
 # One environment per kind of rule, each built from its envs/*.yaml pip list (the file --sdm conda
 # uses): .venv = envs/pipeline.yaml (snakemake and every rule but train), .venv-train = envs/train.yaml
@@ -72,6 +72,10 @@ run: install
 
 test: install
 	pytest -ra tests
+
+# The HTML report of a finished run: every table and figure with its caption.
+report: install
+	snakemake --report results/report.html
 
 # Job DAG and rule graph as SVG, for TARGET under the current preset (CONFIG: extra --configfile), and
 # the 32B preset's full table as a dry DAG (nothing runs, no data needed).

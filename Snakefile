@@ -6,6 +6,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+# The HTML report (`snakemake --report results/report.html`, or `make report`): the top-level text is
+# report/workflow.rst; every report() output carries its caption from report/*.rst.
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/models.smk"
 include: "rules/data.smk"
@@ -27,4 +32,5 @@ rule all:
         "results/table_main.md",
         "results/cost.csv",
         "results/report/table_main.lineage.svg",
+        expand("results/plots/{bench}.png", bench=BENCHMARKS),
     default_target: True

@@ -2,6 +2,7 @@ rule mix:
     """The SFT set in LLaMA-Factory's sharegpt format, with its dataset_info.json."""
     input:
         accepted=[mix_input(s) for s in SOURCES],
+        reject_stats=[f"results/reject/{s}.stats.json" for s in SOURCES if not config["train_sources"][s].get("passthrough")],
         tokenizer=f"results/models/{config['train']['student']}",
     output:
         data=f"results/sft/{SFT_NAME}.json",

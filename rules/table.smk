@@ -1,10 +1,10 @@
 rule table_main:
-    """Benchmarks as rows; this run's models, then the paper's reported numbers (labelled as such)."""
+    """Benchmarks as rows; this run's models with 95% intervals and verdicts, then the paper's reported numbers."""
     input:
         expand("results/eval/{label}/{bench}.summary.json", label=EVAL_MODELS, bench=BENCHMARKS),
     output:
         csv=report("results/table_main.csv", caption="../report/table_main.rst", category="Results"),
-        md="results/table_main.md",
+        md=report("results/table_main.md", caption="../report/table_main_md.rst", category="Results"),
     log:
         "logs/table/table_main.log",
     benchmark:
@@ -21,3 +21,28 @@ rule table_main:
         gpu=res("table", "gpu"),
     script:
         "../scripts/table.py"
+
+
+rule plot_benchmark:
+    """One bar chart per benchmark: this run's models with 95% interval whiskers beside the paper's numbers."""
+    input:
+        expand("results/eval/{label}/{{bench}}.summary.json", label=EVAL_MODELS),
+    output:
+        report("results/plots/{bench}.png", caption="../report/plot_benchmark.rst", category="Results",
+               subcategory="Per benchmark"),
+    log:
+        "logs/table/plot_{bench}.log",
+    benchmark:
+        "benchmarks/table/plot_{bench}.tsv"
+    params:
+        models=EVAL_MODELS,
+        code=code("plot_benchmark"),
+    conda:
+        ENV_PIPELINE
+    threads: res("table", "threads")
+    resources:
+        mem_mb=res("table", "mem_mb"),
+        runtime=res("table", "runtime"),
+        gpu=res("table", "gpu"),
+    script:
+        "../scripts/plot_benchmark.py"

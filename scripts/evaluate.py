@@ -10,7 +10,8 @@ def main(sm):
                  display=a["model"]["label"], eval_cfg=a["eval_cfg"], prompt=a["prompt"],
                  model_spec=a["model_spec"], threads=sm.threads, gpus=sm.resources.get("gpu", 0),
                  cache_cfg=a["cache"], log_path=sm.log[0], sandbox_cfg=a["sandbox"],
-                 family=a["model"].get("family"), artifacts=a["artifacts"])
+                 family=a["model"].get("family"), paper_model=a["model"].get("paper_model"),
+                 artifacts=a["artifacts"])
 
 
 run_stage(snakemake, main)  # noqa: F821 (injected by snakemake)

@@ -18,6 +18,9 @@ pytestmark = pytest.mark.pipeline
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
+BENCHES = (("arith_heldout", 4), ("gsm8k", 3), ("math500", 3), ("humaneval", 3), ("mbpp", 3))
+
+
 @pytest.fixture(scope="module")
 def run(pipeline_run):
     return pipeline_run
@@ -32,9 +35,11 @@ def test_data_stage_writes_schema_records(run):
     assert len(train) == 24
     for i, rec in enumerate(train):
         records.check(rec, f"arith:{i}")
-    for bench, n in (("arith_heldout", 4), ("gsm8k", 3), ("math500", 3)):
+    for bench, n in BENCHES:
         assert len(jsonl(run / f"results/data/bench/{bench}.jsonl")) == n
     assert json.loads((run / "results/data/train/arith.meta.json").read_text())["rows"] == 24
+    code = jsonl(run / "results/data/train/arith_code.jsonl")
+    assert len(code) == 12 and all(r["domain"] == "code" and r["tests"]["inputs"] == [""] for r in code)
 
 
 def test_model_is_prepared_once_as_dense_safetensors(run):
@@ -83,12 +88,36 @@ def test_reject_splits_rows_with_reasons(run):
 def test_mix_is_llamafactory_sharegpt(run):
     data = json.loads((run / "results/sft/sky_t1.json").read_text())
     info = json.loads((run / "results/sft/dataset_info.json").read_text())
-    acc = jsonl(run / "results/reject/arith.accepted.jsonl")
+    acc = jsonl(run / "results/reject/arith.accepted.jsonl") + jsonl(run / "results/reject/arith_code.accepted.jsonl")
     assert len(data) == len({r["question"] for r in acc}) >= 2
     assert info["sky_t1"]["columns"] == {"messages": "conversations", "system": "system"}
     assert all(d["conversations"][1]["value"].startswith("<|begin_of_thought|>") for d in data)
     png = (run / "results/sft/mix_token_lengths.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    report = json.loads((run / "results/sft/mix_report.json").read_text())
+    by_domain = report["acceptance_by_domain"]
+    for domain, source in (("math", "arith"), ("code", "arith_code")):
+        st = json.loads((run / f"results/reject/{source}.stats.json").read_text())
+        assert st["domain"] == domain
+        assert by_domain[domain] == {"rows": st["rows"], "accepted": st["accepted"],
+                                     "acceptance_rate": st["acceptance_rate"]}
+    assert report["per_domain"].get("code", 0) == len({r["question"] for r in
+                                                       jsonl(run / "results/reject/arith_code.accepted.jsonl")})
+
+
+def test_code_rows_were_judged_in_the_sandbox(run):
+    st = json.loads((run / "results/reject/arith_code.stats.json").read_text())
+    assert st["scorer"] == "code" and st["rows"] == len(jsonl(run / "results/sample/arith_code.jsonl"))
+    acc = jsonl(run / "results/reject/arith_code.accepted.jsonl")
+    rej = jsonl(run / "results/reject/arith_code.rejected.jsonl")
+    assert all(r["predicted"] == "1/1 tests passed" for r in acc)
+    # every rejected code row has a reason from the sandboxed judge or the format gate
+    assert all(re.match(r"(format|no code block|wrong answer|runtime error|does not compile|time limit|memory limit|"
+                        r"output limit|killed|no result)",
+                        r["reject_reason"]) for r in rej)
+    # the teacher got the code prompt, not the math one
+    traces = jsonl(run / "results/sample/arith_code.jsonl")
+    assert sum("```" in t["trace"] for t in traces) >= len(traces) // 2
 
 
 def test_checkpoint_loads_and_generates(run):
@@ -113,23 +142,47 @@ def test_checkpoint_loads_and_generates(run):
 
 
 def test_evaluations_and_table(run):
+    from skyt1.scoring import metrics
+
     for label in ("base", "sky-t1"):
-        for bench, n in (("arith_heldout", 4), ("gsm8k", 3), ("math500", 3)):
+        for bench, n in BENCHES:
             rows = jsonl(run / f"results/eval/{label}/{bench}.jsonl")
             assert len(rows) == n and all(len(r["samples"]) == 1 for r in rows)
             summary = json.loads((run / f"results/eval/{label}/{bench}.summary.json").read_text())
             assert summary["accuracy"] == pytest.approx(100 * sum(r["accuracy"] for r in rows) / n, abs=0.01)
+            assert summary["value"] == summary["accuracy"]  # accuracy and pass@1 agree for n = 1
+            assert summary["scorer"] == ("code" if bench in ("humaneval", "mbpp") else "math")
+            assert summary["metric"] == ("pass@1" if bench in ("humaneval", "mbpp") else "accuracy")
+            ci = summary["ci95"]
+            lo, hi = metrics.clopper_pearson(round(sum(r["accuracy"] for r in rows)), n)
+            assert ci["method"].startswith("clopper-pearson") and (ci["low"], ci["high"]) == (round(100 * lo, 2),
+                                                                                             round(100 * hi, 2))
+            assert ci["low"] <= summary["value"] <= ci["high"]
+            f = summary["failures"]
+            assert f["responses"] == n and set(f["counts"]) == {"empty", "max_tokens", "no_answer", "sandbox_timeout"}
+            assert f["counts"]["no_answer"] == sum(r["samples"][0]["predicted"] is None for r in rows)
+            assert f["counts"]["max_tokens"] == sum(r["samples"][0]["finish_reason"] == "length" for r in rows)
+            assert summary["declaration"]["version"] == "1"
     with open(run / "results/table_main.csv") as f:
         table = list(csv.DictReader(f))
-    assert [r["benchmark"] for r in table] == ["arith_heldout", "gsm8k", "math500"]
+    assert [r["benchmark"] for r in table] == [b for b, _ in BENCHES]
     ours = [k for k in table[0] if k.startswith("ours: ")]
     assert len(ours) == 2
     for r in table:
         for k in ours:
-            assert 0.0 <= float(r[k]) <= 100.0
+            d = k.removeprefix("ours: ")
+            assert 0.0 <= float(r[f"ci95 low: {d}"]) <= float(r[k]) <= float(r[f"ci95 high: {d}"]) <= 100.0
     math500 = table[2]
     assert float(math500["paper: Sky-T1-32B-Preview"]) == 86.4
-    assert "paper: Sky-T1-32B-Preview" in (run / "results/table_main.md").read_text()
+    sky = "Sky-T1 recipe on SmolLM2-135M"
+    expected = metrics.verdict(86.4, float(math500[f"ci95 low: {sky}"]), float(math500[f"ci95 high: {sky}"]))
+    assert math500[f"verdict: {sky}"] == expected
+    assert all(r[f"verdict: {sky}"] == "" for r in table if r["benchmark"] != "math500")  # no reported number
+    md = (run / "results/table_main.md").read_text()
+    assert "paper: Sky-T1-32B-Preview" in md and f"{float(math500['ours: ' + sky]):.2f} [" in md
+    assert "clopper-pearson" in md
+    for bench, _ in BENCHES:
+        assert (run / f"results/plots/{bench}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_second_run_does_nothing(run):
@@ -334,3 +387,63 @@ def test_report_graphs_are_embedded_and_a_changed_file_is_marked(run, tmp_path):
                                   "--no-config-check", "--graph", tmp_path / "changed.svg").stdout)
     assert marks(g) == {"results/data/bench/gsm8k.jsonl": ["changed since it was made"]}
     assert "changed since it was made" in (tmp_path / "changed.svg").read_text()
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    raise AssertionError("no chromium binary: install the Debian package `chromium` (requirements/apt.txt)")
+
+
+def _headless(html, tmp_path, *args):
+    """Real headless Chromium on a local file: no network, no GPU, a fresh profile."""
+    cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+           f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1000", "--virtual-time-budget=20000",
+           *args, html.as_uri()]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+
+
+def test_html_report_renders_in_headless_chromium(run, tmp_path):
+    snakemake(run, "--report", "results/report.html")
+    html = run / "results/report.html"
+    assert html.stat().st_size > 10_000
+    shot = tmp_path / "report.png"
+    proc = _headless(html, tmp_path, f"--screenshot={shot}")
+    assert shot.exists(), proc.stderr[-2000:]
+    from PIL import Image
+
+    img = Image.open(shot).convert("RGB")
+    assert img.size == (1280, 1000)
+    assert len(img.getcolors(maxcolors=1 << 20)) > 20  # not a blank page
+    dom = _headless(html, tmp_path, "--dump-dom").stdout
+    # The report is a JavaScript app: what it rendered (the DOM outside <script>/<style>) has the workflow
+    # text of report/workflow.rst and the categories; the file list and captions are its embedded data.
+    rendered = re.sub(r"<(script|style)\b.*?</\1>", "", dom, flags=re.S)
+    assert "Loading Snakemake Report" not in rendered or 'id="app"><div' in rendered
+    assert "one bar chart" in rendered and "Results" in rendered and "Data" in rendered
+    assert "one bar chart" not in re.sub(r"<(script|style)\b.*?</\1>", "", html.read_text(errors="replace"), flags=re.S)
+    for name in ["table_main.csv", "table_main.md", "mix_token_lengths.png"] + [f"{b}.png" for b, _ in BENCHES]:
+        assert name in dom, name
+    for caption in ("Main result table (CSV)", "Main result table (Markdown)", "Token lengths of the SFT examples",
+                    "Benchmark humaneval:", "Benchmark mbpp:"):
+        assert caption in dom, caption
+
+
+def test_tables_are_byte_identical_when_evaluations_rerun(run):
+    """Determinism: evaluations rerun from the same cached requests (scoring, sandbox, metrics, intervals)
+    give byte-identical tables and plots. (Two fresh runs, generation included, were compared
+    by hand: see the README.)"""
+    import hashlib
+
+    files = ["results/table_main.csv", "results/table_main.md"] + [f"results/plots/{b}.png" for b, _ in BENCHES]
+    digest = lambda: {f: hashlib.sha256((run / f).read_bytes()).hexdigest() for f in files}  # noqa: E731
+    before = digest()
+    mtime = (run / "results/table_main.csv").stat().st_mtime_ns
+    # three evaluations (code in the sandbox for both models, and math) are redone, then the table and plots
+    snakemake(run, "results/eval/base/humaneval.summary.json", "results/eval/sky-t1/mbpp.summary.json",
+              "results/eval/sky-t1/math500.summary.json", "--force")
+    snakemake(run, "all")
+    assert (run / "results/table_main.csv").stat().st_mtime_ns != mtime  # it really was rewritten
+    assert digest() == before

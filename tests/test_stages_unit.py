@@ -58,15 +58,22 @@ def test_mix_refuses_too_few_rows(tmp_path):
     assert not (tmp_path / "x.json").exists()
 
 
-def test_table_rows_and_paper_columns(tmp_path):
+def test_table_rows_intervals_verdicts_and_paper_columns(tmp_path):
     summaries = [{"benchmark": b, "model": m, "model_display": m.upper(), "metric": "accuracy", "items": 4,
-                  "accuracy": acc, "paper_name": pn}
-                 for b, pn in (("math500", "Math500"), ("gsm8k", "GSM8K")) for m, acc in (("base", 25.0), ("sky", 50.0))]
+                  "samples_per_item": 1, "value": acc, "ci95": {"low": acc - 20, "high": acc + 20, "method": "x"},
+                  "verdict": v, "paper_name": pn}
+                 for b, pn in (("math500", "Math500"), ("gsm8k", "GSM8K"))
+                 for m, acc, v in (("base", 25.0, "below"), ("sky", 70.0, "reproduced"))]
     header, rows = table.build(summaries, ["base", "sky"], ["Sky-T1-32B-Preview", "o1-preview"])
-    assert header[4:] == ["ours: BASE", "ours: SKY", "paper: Sky-T1-32B-Preview", "paper: o1-preview"]
-    assert rows[0][:6] == ["math500", "Math500", "accuracy", 4, 25.0, 50.0]
-    assert rows[0][6:] == [86.4, 81.4]
-    assert rows[1][6:] == ["", ""]  # the paper reports no GSM8K number
+    assert header[5:13] == ["ours: BASE", "ci95 low: BASE", "ci95 high: BASE", "verdict: BASE",
+                            "ours: SKY", "ci95 low: SKY", "ci95 high: SKY", "verdict: SKY"]
+    assert header[13:] == ["paper: Sky-T1-32B-Preview", "paper: o1-preview"]
+    assert rows[0][:13] == ["math500", "Math500", "accuracy", 4, 1, 25.0, 5.0, 45.0, "below", 70.0, 50.0, 90.0,
+                            "reproduced"]
+    assert rows[0][13:] == [86.4, 81.4]
+    assert rows[1][13:] == ["", ""]  # the paper reports no GSM8K number
+    md = table.to_markdown(header, rows)
+    assert "| 25.00 [5.00, 45.00] | below |" in md and "ours: SKY (95% CI) | verdict: SKY" in md
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):

@@ -119,6 +119,16 @@ def _check_references(config: dict) -> None:
     for name in config.get("artifacts") or {}:
         if name not in ARTIFACTS:
             raise SkyT1Error(f"config key 'artifacts.{name}': unknown artifact {name!r}", f"use one of {sorted(ARTIFACTS)}")
+    for where, names in [(f"{stage}.domain_prompts", config[stage].get("domain_prompts") or {})
+                         for stage in ("sample", "rewrite")] + \
+            [(f"eval.models.{label}.domain_prompts", spec.get("domain_prompts") or {})
+             for label, spec in config["eval"]["models"].items()]:
+        for domain, prompt in names.items():
+            if prompt not in config["prompts"]:
+                raise SkyT1Error(f"config key '{where}.{domain}': prompt {prompt!r} is not defined under 'prompts'",
+                                 f"use one of {sorted(config['prompts'])}")
+    from .benchmarks import declare_all
+    declare_all(config)  # every benchmark declaration is complete (scorer, metric) before any job runs
     for stage in ("sample", "rewrite"):
         if config[stage]["prompt"] not in config["prompts"]:
             raise SkyT1Error(f"config key '{stage}.prompt': prompt {config[stage]['prompt']!r} is not defined under 'prompts'",

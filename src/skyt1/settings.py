@@ -44,6 +44,7 @@ RULE_MODULES = {
     "decontaminate": "skyt1.stages.decontaminate", "sample": "skyt1.stages.sample",
     "rewrite": "skyt1.stages.rewrite", "reject": "skyt1.stages.reject", "mix": "skyt1.stages.mix",
     "train": "skyt1.stages.train", "evaluate": "skyt1.stages.evaluate", "table_main": "skyt1.stages.table",
+    "plot_benchmark": "skyt1.stages.table",
     "cost": "skyt1.cost",
 }
 
@@ -56,6 +57,11 @@ def _model_name_for_eval(config: dict, label: str) -> str:
 def _gen_model(spec: dict) -> dict:
     """A model as a generation stage sees it: the chat template name is training's business."""
     return {k: v for k, v in spec.items() if k != "template"}
+
+
+def domain_prompt(stage_cfg: dict, domain: str | None) -> str:
+    """The prompt name a stage (or an eval model) uses for one domain: domain_prompts[domain], else its prompt."""
+    return (stage_cfg.get("domain_prompts") or {}).get(domain, stage_cfg["prompt"])
 
 
 def _args(rule: str, config: dict, w: dict) -> dict:
@@ -76,13 +82,21 @@ def _args(rule: str, config: dict, w: dict) -> dict:
     if rule in ("sample", "rewrite"):
         section = config[rule]
         cfg = {k: v for k, v in section.items() if k != "sources"}  # one job per source: the list is the DAG's
-        args = {"cfg": cfg, "prompt": config["prompts"][section["prompt"]], "model_spec": _gen_model(models[section["model"]]),
+        domain = config["train_sources"][w["source"]].get("domain", "math") if "source" in w else None
+        args = {"cfg": cfg, "prompt": config["prompts"][domain_prompt(section, domain)],
+                "model_spec": _gen_model(models[section["model"]]),
                 "model_name": section["model"], "cache": cache, "artifacts": artifacts}
         if rule == "sample" and "source" in w:  # the source's user template shapes the teacher's prompt
             args["source_spec"] = config["train_sources"][w["source"]]
         return args
     if rule == "reject":
-        return {"cfg": config["reject"], "sandbox": config.get("sandbox", {})}
+        args = {"cfg": config["reject"], "sandbox": config.get("sandbox", {})}
+        if "source" in w:  # the source's declared scorer (else its adapter's record format's), and its domain
+            from .benchmarks import ADAPTER_SCORERS
+
+            src = config["train_sources"][w["source"]]
+            args.update(scorer=src.get("scorer") or ADAPTER_SCORERS.get(src["adapter"]), domain=src.get("domain", "math"))
+        return args
     if rule == "mix":
         return {"cfg": config["mix"], "seed": config["seed"], "cutoff_len": config["train"]["args"].get("cutoff_len"),
                 "artifacts": artifacts}
@@ -94,8 +108,9 @@ def _args(rule: str, config: dict, w: dict) -> dict:
         entry = config["eval"]["models"][label]
         # Only this model's entry and this benchmark's spec: adding a model or a benchmark leaves the
         # other evaluations alone.
-        return {"eval_cfg": {"backend": config["eval"]["backend"], "params": config["eval"]["params"]},
-                "bench_spec": config["benchmarks"][bench], "model": entry, "prompt": config["prompts"][entry["prompt"]],
+        return {"eval_cfg": {k: config["eval"][k] for k in ("backend", "params", "bootstrap", "max_share") if k in config["eval"]},
+                "bench_spec": config["benchmarks"][bench], "model": entry,
+                "prompt": config["prompts"][domain_prompt(entry, config["benchmarks"][bench].get("domain", "math"))],
                 "model_spec": _gen_model(models[_model_name_for_eval(config, label)]), "cache": cache,
                 "sandbox": config.get("sandbox", {}), "artifacts": artifacts}
     if rule == "table_main":

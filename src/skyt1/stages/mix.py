@@ -134,9 +134,24 @@ def dataset_info(name: str, file_name: str) -> dict:
                    "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "user", "assistant_tag": "assistant"}}}
 
 
+def acceptance_by_domain(stats_paths: list[str]) -> dict:
+    """Reject sampling's acceptance rate per domain, summed over the sources of each domain."""
+    from ..io import read_json
+
+    per: dict[str, dict] = {}
+    for p in stats_paths:
+        st = read_json(p)
+        d = per.setdefault(st.get("domain") or "?", {"rows": 0, "accepted": 0})
+        d["rows"] += st["rows"]
+        d["accepted"] += st["accepted"]
+    for d in per.values():
+        d["acceptance_rate"] = round(d["accepted"] / d["rows"], 4) if d["rows"] else 0.0
+    return dict(sorted(per.items()))
+
+
 def run(accepted_paths: list[str], data_path, info_path, report_path, cfg: dict, seed: int,
         histogram_path=None, tokenizer_dir=None, cutoff_len: int | None = None, artifacts: dict | None = None,
-        cache_cfg: dict | None = None, rows_path=None) -> None:
+        cache_cfg: dict | None = None, rows_path=None, reject_stats_paths: list[str] | None = None) -> None:
     """histogram_path defaults to mix_token_lengths.png beside the report. rows_path (a JSONL, line N for
     SFT row N) gets each row's lineage ids: source record, teacher and rewrite requests, scorer verdict."""
     system = texts.Resolver(cache_cfg, artifacts).resolve(cfg["system_prompt"], "mix.system_prompt")
@@ -162,6 +177,7 @@ def run(accepted_paths: list[str], data_path, info_path, report_path, cfg: dict,
         "exact_duplicates": dup_counts["exact"], "normalized_duplicates": dup_counts["normalized"],
         "per_source": dict(sorted(Counter(r["source"] for r in mixed).items())),
         "per_domain": dict(sorted(Counter(r["domain"] for r in mixed).items())),
+        "acceptance_by_domain": acceptance_by_domain(reject_stats_paths or []),
         "quota_shortfall": {d: q - min(q, available.get(d, 0)) for d, q in sorted((cfg.get("quotas") or {}).items())
                             if available.get(d, 0) < q},
         "token_lengths": {"counter": counter, **length_stats, "histogram": str(histogram_path)},
