@@ -44,4 +44,4 @@ def test_data_list_table(capsys):
     out = capsys.readouterr().out
     assert "codeparrot/apps" in out and "BAAI/TACO" in out and "licence" in out.splitlines()[0]
     body = out.split("\n\n")[0].splitlines()[1:]
-    assert len(body) == 6 + 16 and all(line.split()[2] == "sky-t1-32b" for line in body)
+    assert len(body) == 8 + 16 and all(line.split()[2] == "sky-t1-32b" for line in body)
