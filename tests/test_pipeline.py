@@ -424,7 +424,8 @@ def test_html_report_renders_in_headless_chromium(run, tmp_path):
     assert "Loading Snakemake Report" not in rendered or 'id="app"><div' in rendered
     assert "one bar chart" in rendered and "Results" in rendered and "Data" in rendered
     assert "one bar chart" not in re.sub(r"<(script|style)\b.*?</\1>", "", html.read_text(errors="replace"), flags=re.S)
-    for name in ["table_main.csv", "table_main.md", "mix_token_lengths.png"] + [f"{b}.png" for b, _ in BENCHES]:
+    for name in ["table_main.csv", "table_main.md", "mix_token_lengths.png", "rulegraph.svg",
+                 "table_main.lineage.svg"] + [f"{b}.png" for b, _ in BENCHES]:
         assert name in dom, name
     for caption in ("Main result table (CSV)", "Main result table (Markdown)", "Token lengths of the SFT examples",
                     "Benchmark humaneval:", "Benchmark mbpp:"):
