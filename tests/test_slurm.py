@@ -154,7 +154,7 @@ def test_slurm_table_equals_the_local_run(slurm_run, pipeline_run):
     for name in ("table_main.csv", "table_main.md"):
         assert (work / "results" / name).read_bytes() == (pipeline_run / "results" / name).read_bytes()
     rows = list(csv.DictReader(open(work / "results/table_main.csv")))
-    assert [r["benchmark"] for r in rows] == ["arith_heldout", "gsm8k", "math500"]
+    assert [r["benchmark"] for r in rows] == ["arith_heldout", "gsm8k", "math500", "humaneval", "mbpp"]
 
 
 BAD_SOURCE = "train_sources:\n  arith:\n    options: {generator: no_such_generator}\n"
@@ -209,7 +209,7 @@ def test_32b_preset_resources_on_slurm(tmp_path):
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = re.findall(r"^rule (\w+):\n(.*?)(?=^\S|\Z)", proc.stdout, flags=re.M | re.S)
-    assert len(jobs) == 67
+    assert len(jobs) == 76
     for rule, body in jobs:
         res = dict(re.findall(r"(\w+)=([^,\n]+)", body.split("resources:")[1].splitlines()[0]))
         threads = int((re.findall(r"threads: (\d+)", body) or ["1"])[0])
