@@ -162,14 +162,10 @@ def spec(rule: str, config: dict, **wildcards) -> dict:
 
 
 def join(spec: dict, ops: dict) -> dict:
-    """The stage's full arguments again: ops merged into spec, key by key."""
-    out = copy.deepcopy(spec)
-    for key, value in ops.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = join(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+    """The stage's full arguments again: ops merged into spec, key by key (the config's own merge)."""
+    from .config import deep_merge
+
+    return deep_merge(spec, ops)
 
 
 def stage_args(rule: str, snakemake, **extra_wildcards) -> dict:
