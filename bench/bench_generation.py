@@ -1,9 +1,10 @@
 """Generation throughput of the tiny model, measured side by side in one run on the same prompts.
 
-Prints generated tokens/s for: transformers at batch 1, the batched transformers backend, and the
-HTTP path (the project's local OpenAI-compatible server + the openai backend), each with its ratio
-to batch 1 and its fraction of this machine's compute-bound ceiling for the model, computed from a
-measured fp32 matmul rate: ceiling tok/s = matmul FLOP/s / (2 x parameters).
+Prints generated tokens/s for: transformers at batch 1, in-process continuous batching (the decoder the
+engine server runs), and the stages' one client path (the CPU engine server leased through skyt1.engines,
+the OpenAI-compatible client with twice the engine's batch in flight), each with its ratio to batch 1
+and its share of this machine's compute-bound ceiling for the model, computed from a measured fp32
+matmul rate: ceiling tok/s = matmul FLOP/s / (2 x parameters).
 
     python bench/bench_generation.py [--model results/models/smollm2-135m-instruct] [--prompts 32]
 """
@@ -66,8 +67,10 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from skyt1.generation import Params
     from skyt1.generation.hf import TransformersBackend
-    from skyt1.generation.openai_backend import OpenAIBackend
-    from skyt1.serving import local_server
+    import tempfile
+
+    from skyt1 import engines
+    from skyt1.stages.common import backend_factory
 
     convs = prompts(args.prompts)
     params = Params(max_new_tokens=args.max_new_tokens, temperature=0.0)
@@ -80,13 +83,18 @@ def main() -> None:
     ceiling = flops / (2 * n_params)
     results["transformers, batch 1"] = run_backend(single, convs, params)
     single.batch_size = args.batch_size
-    results[f"transformers, batch {args.batch_size}"] = run_backend(single, convs, params)
+    results[f"in-process, batch {args.batch_size}"] = run_backend(single, convs, params)
     single.close()
 
-    with local_server(args.model, "tiny", batch_size=args.batch_size, threads=args.threads) as url:
-        http = OpenAIBackend({"api_model": "tiny"}, {"concurrency": args.batch_size}, base_url=url)
-        run_backend(http, convs[:2], Params(max_new_tokens=8))  # warm-up
-        results[f"HTTP server, {args.batch_size} concurrent"] = run_backend(http, convs, params)
+    with tempfile.TemporaryDirectory() as cache:
+        backend = {"name": "skyt1", "batch_size": args.batch_size, "dtype": "float32", "idle_s": 0}
+        client = backend_factory(backend, args.model, "tiny", threads=args.threads, gpus=0, cache_cfg={"dir": cache})()
+        try:
+            run_backend(client, convs[:2], Params(max_new_tokens=8))  # warm-up
+            results[f"engine + client, {client.inner.concurrency} in flight"] = run_backend(client, convs, params)
+        finally:
+            client.close()
+            engines.stop_all(engines.default_registry({"dir": cache}))
 
     print(f"model: {n_params / 1e6:.1f}M parameters; {args.prompts} prompts, {args.max_new_tokens} new tokens max, greedy, {args.threads} threads")
     print(f"fp32 matmul: {flops / 1e9:.0f} GFLOP/s -> compute-bound ceiling {ceiling:.0f} tok/s")

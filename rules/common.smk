@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from skyt1 import config as skyt1_config
+from skyt1 import engines as skyt1_engines
 from skyt1 import settings as skyt1_settings
 from skyt1.errors import SkyT1Error
 
@@ -49,6 +50,8 @@ wildcard_constraints:
     bench=_alt(config["benchmarks"]),
     label=_alt(EVAL_MODELS),
     run=_alt([STUDENT_RUN]),
+    stage="sample|rewrite|eval",
+    name=_alt(set(LOCAL_MODELS) | set(EVAL_MODELS)),
 
 
 # Conda environments per kind of rule (used with --sdm conda on clusters; conda cannot be had on the
@@ -58,7 +61,14 @@ ENV_TRAIN = "../envs/train.yaml"
 
 
 def gen_env(stage):
-    return "../envs/vllm.yaml" if config[stage]["backend"]["name"] == "vllm" else ENV_PIPELINE
+    """A generation stage's own jobs are clients (the pipeline's environment); the engine job's rule runs
+    in the engine's."""
+    return ENV_PIPELINE
+
+
+def engine_env(wildcards):
+    name = config[skyt1_settings.ENGINE_SECTIONS[wildcards.stage]]["backend"]["name"]
+    return "../envs/vllm.yaml" if name == "vllm" else "../envs/engine-cpu.yaml"
 
 
 def spec(rule):
@@ -72,13 +82,52 @@ def code(rule):
     return skyt1_settings.code_hash(rule)
 
 
-def gpus(stage, key=None):
-    """GPUs of a generation stage (config.<stage>, resources.<key>): a vLLM job takes exactly its
-    tensor-parallel GPUs (on one node: the profile's nodes=1); other backends take resources.<key>.gpu."""
-    backend = config[stage]["backend"]
+# ---- local engines (skyt1.engines): one engine job per (stage, model), leased by that stage's jobs ----
+ENGINE_RESOURCES = {"sample": "sample", "rewrite": "rewrite", "eval": "evaluate"}
+
+
+def on_engine(section):
+    return skyt1_engines.is_local(config[section]["backend"])
+
+
+def engine_gpus(stage):
+    """GPUs of an engine: vLLM takes exactly its tensor-parallel GPUs (one node), skyt1 resources.<stage>.gpu."""
+    backend = config[skyt1_settings.ENGINE_SECTIONS[stage]]["backend"]
     if backend["name"] == "vllm":
         return int(backend.get("tensor_parallel_size", 1))
-    return res(key or stage, "gpu")
+    return res(ENGINE_RESOURCES[stage], "gpu")
+
+
+def engine_model_input(wildcards):
+    if wildcards.stage == "eval":
+        return eval_model_path(wildcards.name)
+    return f"results/models/{wildcards.name}"
+
+
+def engine_input(stage, name_of):
+    """A stage job's engine manifest, or nothing when its backend is an external endpoint."""
+    section = skyt1_settings.ENGINE_SECTIONS[stage]
+    return lambda wildcards: [f"results/engines/{stage}/{name_of(wildcards)}.json"] if on_engine(section) else []
+
+
+def engine_group(wildcards):
+    """The engine job and its stage's jobs for one model: one Slurm job on the engine's node and GPUs
+    (locally, groups only order jobs)."""
+    return f"engine-{wildcards.stage}-{wildcards.name}"
+
+
+def stage_group(stage, name_of):
+    section = skyt1_settings.ENGINE_SECTIONS[stage]
+    return lambda wildcards: f"engine-{stage}-{name_of(wildcards)}" if on_engine(section) else None
+
+
+def stage_res(stage, key):
+    """Resources of a generation stage's job: on a local engine it is a client (resources.client threads
+    and memory, no GPU: its engine job has them, in the same group), else it runs on resources.<rule>."""
+    rule_res = ENGINE_RESOURCES[stage]
+    if on_engine(skyt1_settings.ENGINE_SECTIONS[stage]) and key != "runtime":
+        return 0 if key == "gpu" else res("client", key)
+    return res(rule_res, key)
 
 
 def res(stage, key):
@@ -93,7 +142,11 @@ def model_dir(name):
 
 
 def eval_model_input(wildcards):
-    spec = config["eval"]["models"][wildcards.label]
+    return eval_model_path(wildcards.label)
+
+
+def eval_model_path(label):
+    spec = config["eval"]["models"][label]
     if spec.get("checkpoint"):
         return f"results/checkpoints/{STUDENT_RUN}"
     return f"results/models/{spec['model']}"
@@ -120,3 +173,11 @@ onstart:
                   "check SLURM_CONF (`scontrol ping` must say UP), or run locally with --profile profiles/local",
                   file=sys.stderr, flush=True)
             sys.exit(1)
+
+
+if workflow.is_main_process:
+    # What the engines of a full run cost, printed before every run and dry run (the `engine` row of the
+    # job stats counts this invocation's engine jobs).
+    from skyt1 import cost as skyt1_cost
+
+    print("skyt1: " + skyt1_cost.describe_loads(skyt1_cost.engine_loads(config)), file=sys.stderr)

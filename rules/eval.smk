@@ -3,6 +3,7 @@ rule evaluate:
     input:
         bench="results/data/bench/{bench}.jsonl",
         model=eval_model_input,
+        engine=engine_input("eval", lambda w: w.label),
     output:
         samples="results/eval/{label}/{bench}.jsonl",
         summary="results/eval/{label}/{bench}.summary.json",
@@ -15,10 +16,12 @@ rule evaluate:
         code=code("evaluate"),
     conda:
         gen_env("eval")
-    threads: res("evaluate", "threads")
+    group:
+        stage_group("eval", lambda w: w.label)
+    threads: stage_res("eval", "threads")
     resources:
-        mem_mb=res("evaluate", "mem_mb"),
-        runtime=res("evaluate", "runtime"),
-        gpu=gpus("eval", "evaluate"),
+        mem_mb=stage_res("eval", "mem_mb"),
+        runtime=stage_res("eval", "runtime"),
+        gpu=stage_res("eval", "gpu"),
     script:
         "../scripts/evaluate.py"

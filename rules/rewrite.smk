@@ -3,6 +3,7 @@ rule rewrite:
     input:
         traces="results/sample/{source}.jsonl",
         model=model_dir(config["rewrite"]["model"]),
+        engine=engine_input("rewrite", lambda w: config["rewrite"]["model"]),
     output:
         rewritten="results/rewrite/{source}.jsonl",
         stats="results/rewrite/{source}.stats.json",
@@ -15,10 +16,12 @@ rule rewrite:
         code=code("rewrite"),
     conda:
         gen_env("rewrite")
-    threads: res("rewrite", "threads")
+    group:
+        stage_group("rewrite", lambda w: config["rewrite"]["model"])
+    threads: stage_res("rewrite", "threads")
     resources:
-        mem_mb=res("rewrite", "mem_mb"),
-        runtime=res("rewrite", "runtime"),
-        gpu=gpus("rewrite"),
+        mem_mb=stage_res("rewrite", "mem_mb"),
+        runtime=stage_res("rewrite", "runtime"),
+        gpu=stage_res("rewrite", "gpu"),
     script:
         "../scripts/rewrite.py"

@@ -3,6 +3,7 @@ rule sample:
     input:
         records="results/data/clean/{source}.jsonl",
         model=model_dir(config["sample"]["model"]),
+        engine=engine_input("sample", lambda w: config["sample"]["model"]),
     output:
         traces="results/sample/{source}.jsonl",
         stats="results/sample/{source}.stats.json",
@@ -15,10 +16,12 @@ rule sample:
         code=code("sample"),
     conda:
         gen_env("sample")
-    threads: res("sample", "threads")
+    group:
+        stage_group("sample", lambda w: config["sample"]["model"])
+    threads: stage_res("sample", "threads")
     resources:
-        mem_mb=res("sample", "mem_mb"),
-        runtime=res("sample", "runtime"),
-        gpu=gpus("sample"),
+        mem_mb=stage_res("sample", "mem_mb"),
+        runtime=stage_res("sample", "runtime"),
+        gpu=stage_res("sample", "gpu"),
     script:
         "../scripts/sample.py"

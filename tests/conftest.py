@@ -27,11 +27,25 @@ def snakemake(workdir, *args, configfiles=(), check=True, cores=True, cwd=None):
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
            *(["--cores", "2"] if cores else []), *args,
            "--configfile", str(OVERRIDE), str(GPU_OVERRIDE), *map(str, configfiles)]
+    RUN_WORKDIRS.add(Path(workdir))
     env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env={**env, "PYTHONUNBUFFERED": "1"})
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
     return proc
+
+
+RUN_WORKDIRS: set = set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stop_engines_at_the_end():
+    """Engines outlive their jobs by backend.idle_s; the session does not wait for that."""
+    yield
+    from skyt1 import engines
+
+    for work in RUN_WORKDIRS:
+        engines.stop_all(work / ".cache" / "skyt1" / "engines")
 
 
 @pytest.fixture(scope="session")

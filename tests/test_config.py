@@ -59,3 +59,17 @@ def test_bad_config_one_line_naming_the_key(repo, user, key):
     assert key in msg
     assert "\n" not in msg
     assert "fix:" in msg
+
+
+def test_32b_eval_models_get_verdicts_against_their_paper_column(repo):
+    """Every 32B eval model names the paper's column it is judged against, and every benchmark of the
+    preset has a reported number there, so each of its cells gets a verdict."""
+    from skyt1.paper import reported
+
+    cfg = resolved(repo, {"preset": "sky-t1-32b"})
+    assert {m: e.get("paper_model") for m, e in cfg["eval"]["models"].items()} == {
+        "base": "Qwen2.5-32B-Instruct", "teacher": "QwQ-32B-Preview", "sky-t1": "Sky-T1-32B-Preview",
+        "sky-t1-published": "Sky-T1-32B-Preview"}
+    for label, entry in cfg["eval"]["models"].items():
+        for bench in cfg["eval"]["benchmarks"]:
+            assert reported(cfg["benchmarks"][bench].get("paper_name"), entry["paper_model"]) is not None, (label, bench)

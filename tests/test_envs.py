@@ -10,7 +10,8 @@ from packaging.requirements import Requirement
 
 from skyt1 import envs
 
-VENVS = {"pipeline": REPO / ".venv", "train": REPO / ".venv-train"}
+# kind -> the venv that serves it here (the CPU engine server runs from .venv: no conda on these machines)
+VENVS = {"pipeline": REPO / ".venv", "train": REPO / ".venv-train", "engine-cpu": REPO / ".venv"}
 LIST_SCRIPT = ("import json, importlib.metadata as m; "
                "print(json.dumps({d.metadata['Name'].lower().replace('_', '-'): d.version for d in m.distributions()}))")
 
@@ -23,7 +24,7 @@ def installed(env_dir):
 
 
 def test_env_files_parse_and_install_skyt1():
-    for kind in ("pipeline", "train", "vllm"):
+    for kind in ("pipeline", "train", "vllm", "engine-cpu"):
         reqs = envs.pip_requirements(REPO / "envs" / f"{kind}.yaml")
         assert reqs, kind
         for r in reqs:

@@ -2,9 +2,9 @@
 an answer, the split of settings into result-relevant spec and operational knobs, code hashes,
 resume after kill -9 (generation and training), and the cost ledger.
 
-Calls are counted where they are received: the project's HTTP server counts requests (the rewriter),
-and the transformers backend's generate() is wrapped to count the conversations it is handed (the
-teacher, which runs in-process). Both are real; nothing is faked."""
+Calls are counted where they are received: the project's engine servers count the requests they get
+(the teacher's engine, leased by the sample stage, and the rewriter's server). Both are real; nothing
+is faked."""
 import copy
 import json
 import os
@@ -19,8 +19,7 @@ import pytest
 from conftest import OVERRIDE, REPO, TINY, snakemake
 
 from skyt1 import config as skyt1_config
-from skyt1 import cost, settings
-from skyt1.generation import hf
+from skyt1 import cost, engines, settings
 from skyt1.generation.run import _load_partial, partial_path
 from skyt1.io import read_jsonl, write_jsonl
 from skyt1.models import (
@@ -50,7 +49,7 @@ def test_split_keeps_operational_settings_out_of_the_spec():
     cfg = tiny_config()
     spec, ops = settings.split("sample", cfg)
     assert "batch_size" not in spec["cfg"]["backend"] and ops["cfg"]["backend"]["batch_size"] == 64
-    assert spec["cfg"]["backend"]["name"] == "transformers" and spec["cfg"]["backend"]["dtype"] == "float32"
+    assert spec["cfg"]["backend"]["name"] == "skyt1" and spec["cfg"]["backend"]["dtype"] == "float32"
     assert spec["cfg"]["params"] == cfg["sample"]["params"] and "cache" not in spec and ops["cache"]["dir"]
     assert "sources" not in spec["cfg"]  # one job per source; the list shapes the DAG, not a job's result
     assert settings.join(spec, ops)["cfg"]["backend"] == cfg["sample"]["backend"]
@@ -99,8 +98,9 @@ def test_price_is_operational_for_generation_but_counts_in_the_ledger():
 
 def test_code_hash_follows_the_stage_and_what_it_imports(tmp_path, monkeypatch):
     mods = settings.code_modules("skyt1.stages.sample")
-    assert {"skyt1.stages.sample", "skyt1.stages.common", "skyt1.generation.run", "skyt1.generation.hf",
-            "skyt1.generation.vllm_backend", "skyt1.io"} <= set(mods)  # lazy imports in functions count
+    assert {"skyt1.stages.sample", "skyt1.stages.common", "skyt1.generation.run", "skyt1.engines",
+            "skyt1.generation.openai_backend", "skyt1.io"} <= set(mods)  # lazy imports in functions count
+    assert "skyt1.generation.hf" not in mods  # the engine's decoder runs behind HTTP, not in the stage
     assert "skyt1.stages.train" not in mods and "skyt1.stages.mix" not in mods
     pkg = tmp_path / "skyt1"
     shutil.copytree(settings.PACKAGE_ROOT, pkg, ignore=shutil.ignore_patterns("__pycache__"))
@@ -176,17 +176,19 @@ def server_requests(url):
 
 
 @pytest.fixture
-def teacher_calls(monkeypatch):
-    """Counts the conversations the real transformers backend is asked to generate for."""
-    calls = []
-    real = hf.TransformersBackend.generate
+def teacher_calls(tmp_path):
+    """Requests received by the teacher engines that the sample stage leased from the test's registry
+    (each launch, e.g. another batch size, is its own engine); the engines are stopped afterwards."""
+    registry = engines.default_registry({"dir": str(tmp_path / "cache")})
+    counted: dict = {}
 
-    def counting(self, conversations, params, on_done):
-        calls.append(len(conversations))
-        return real(self, conversations, params, on_done)
+    def calls():
+        for rec in engines.running(registry):
+            counted[rec["key"], rec["pid"]] = server_requests(rec["url"] + "/v1")
+        return sum(counted.values())
 
-    monkeypatch.setattr(hf.TransformersBackend, "generate", counting)
-    return calls
+    yield calls
+    engines.stop_all(registry)
 
 
 def records(n):
@@ -195,7 +197,7 @@ def records(n):
 
 
 def sample_cfg(max_new_tokens=12, batch_size=6):
-    return {"backend": {"name": "transformers", "batch_size": batch_size, "dtype": "float32", "device": "cpu"},
+    return {"backend": {"name": "skyt1", "batch_size": batch_size, "dtype": "float32", "device": "cpu"},
             "params": {"max_new_tokens": max_new_tokens, "temperature": 0.0, "n": 1, "seed": 0}}
 
 
@@ -223,7 +225,7 @@ def test_clean_rerun_price_edit_and_changed_params(tiny_model, server, teacher_c
 
     start = server_requests(server)
     first = run_both(tmp_path / "results1", tiny_model, sample_cfg(), rewrite_cfg())
-    assert sum(teacher_calls) == 6 and server_requests(server) - start == 6
+    assert teacher_calls() == 6 and server_requests(server) - start == 6
 
     # The weights are prepared again from the package, exactly as `make clean && make run` does.
     again = tmp_path / "models" / TINY
@@ -232,11 +234,10 @@ def test_clean_rerun_price_edit_and_changed_params(tiny_model, server, teacher_c
     m1 = json.loads((tiny_model / MANIFEST).read_text())
     m2 = json.loads((again / MANIFEST).read_text())
     assert m1["weights_sha256"] == m2["weights_sha256"]  # same content whatever the load took
-    teacher_calls.clear()
     start = server_requests(server)
     # Operational settings differ too (batch size, concurrency): they are not in the key.
     rerun = run_both(tmp_path / "results2", again, sample_cfg(batch_size=2), rewrite_cfg(concurrency=1))
-    assert sum(teacher_calls) == 0 and server_requests(server) - start == 0
+    assert teacher_calls() == 6 and server_requests(server) - start == 0
     assert rerun == first
     stats = json.loads((tmp_path / "results2" / "t.stats.json").read_text())
     assert stats["cached"] == 6 and stats["generated"] == 0
@@ -244,11 +245,11 @@ def test_clean_rerun_price_edit_and_changed_params(tiny_model, server, teacher_c
     # A price edit: the API model's identity is its id, never its price.
     dearer = {**API_MODEL, "price_per_mtok": {"input": 1.0, "output": 4.0}}
     run_both(tmp_path / "results3", again, sample_cfg(), rewrite_cfg(), api_model=dearer)
-    assert sum(teacher_calls) == 0 and server_requests(server) - start == 0
+    assert teacher_calls() == 6 and server_requests(server) - start == 0
 
     # max_new_tokens changes an answer: every call is made again, teacher and rewriter.
     run_both(tmp_path / "results4", again, sample_cfg(max_new_tokens=10), rewrite_cfg(max_new_tokens=10))
-    assert sum(teacher_calls) == 6 and server_requests(server) - start == 6
+    assert teacher_calls() == 12 and server_requests(server) - start == 6
     print("\ncall counts: first 6+6, clean rerun 0+0, price edit 0+0, max_new_tokens 6+6")
 
 
@@ -258,9 +259,10 @@ KILL_SCRIPT = r"""
 import sys
 from skyt1.stages import sample
 sample.run(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4],
-           {"backend": {"name": "transformers", "batch_size": 2, "dtype": "float32", "device": "cpu"},
+           {"backend": {"name": "skyt1", "batch_size": 2, "dtype": "float32", "device": "cpu", "concurrency": 2},
             "params": {"max_new_tokens": 24, "temperature": 0.0, "n": 1, "seed": 0}},
-           {"system": "Be brief.", "fewshot": []}, {"source": "gguf_package"}, threads=1)
+           {"system": "Be brief.", "fewshot": []}, {"source": "gguf_package"}, threads=1,
+           cache_cfg={"enabled": False, "dir": sys.argv[5]})
 """
 
 
@@ -273,7 +275,8 @@ def test_kill_9_at_several_points_and_a_torn_line(tiny_model, tmp_path):
     src, out, stats = tmp_path / "r.jsonl", tmp_path / "t.jsonl", tmp_path / "t.stats.json"
     write_jsonl(src, recs)
     partial = partial_path(out)
-    args = [sys.executable, "-c", KILL_SCRIPT, str(src), str(tiny_model), str(out), str(stats)]
+    # The client is killed; its engine (its own session) lives on and the next run leases it again.
+    args = [sys.executable, "-c", KILL_SCRIPT, str(src), str(tiny_model), str(out), str(stats), str(tmp_path / "cache")]
     seen = []
     for stop_at in (2, 6, 9):
         proc = subprocess.Popen(args, stderr=subprocess.DEVNULL)
@@ -301,6 +304,7 @@ def test_kill_9_at_several_points_and_a_torn_line(tiny_model, tmp_path):
     s = json.loads(stats.read_text())
     assert s["resumed"] == seen[2] and s["resumed"] + s["generated"] == 12
     assert not partial.exists()
+    assert engines.stop_all(engines.default_registry({"dir": str(tmp_path / "cache")})) == 1  # one engine served all runs
 
 
 # ---- training resume -------------------------------------------------------------------------------

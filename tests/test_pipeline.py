@@ -223,8 +223,9 @@ def test_changed_sampling_parameter_reruns_sample_and_what_follows(run, tmp_path
     override.write_text("sample: {params: {temperature: 0.7}}\n")
     jobs = planned(snakemake(run, "results/table_main.csv", "-n", configfiles=[override]))
     # the base model's evaluations do not depend on sampling: only the student's 5 are redone
-    # (two sources, arith and arith_code; five benchmarks)
-    assert jobs == {"sample": 2, "rewrite": 2, "reject": 2, "mix": 1, "train": 1, "evaluate": 5, "table_main": 1}
+    # (two sources, arith and arith_code; five benchmarks), each stage with its one engine job
+    assert jobs == {"engine": 3, "sample": 2, "rewrite": 2, "reject": 2, "mix": 1, "train": 1, "evaluate": 5,
+                    "table_main": 1}
 
 
 def test_added_eval_model_plans_only_its_evaluations_and_the_table(run, tmp_path):
@@ -232,8 +233,36 @@ def test_added_eval_model_plans_only_its_evaluations_and_the_table(run, tmp_path
     override.write_text("eval:\n  models:\n    base-sky-prompt: {label: base with the SFT prompt, "
                         "model: smollm2-135m-instruct, prompt: eval_sky}\n")
     proc = snakemake(run, "results/table_main.csv", "-n", configfiles=[override])
-    assert planned(proc) == {"evaluate": 5, "table_main": 1}
+    assert planned(proc) == {"engine": 1, "evaluate": 5, "table_main": 1}
     assert proc.stdout.count("label=base-sky-prompt") == 5
+    assert "results/engines/eval/base-sky-prompt.json" in proc.stdout
+
+
+def test_one_benchmark_regenerates_one_number_and_its_engine(run, tmp_path):
+    override = tmp_path / "gsm.yaml"
+    override.write_text("benchmarks:\n  gsm8k: {generation: {max_new_tokens: 40}}\n")
+    target = "results/eval/sky-t1/gsm8k.summary.json"
+    assert planned(snakemake(run, target, "-n", configfiles=[override])) == {"engine": 1, "evaluate": 1}
+    assert planned(snakemake(run, target, "-n")) == {}
+
+
+def test_jobs_of_one_model_shared_one_engine_load(run):
+    """Every sample, rewrite and evaluate job leased an engine its engine job had started: the run loaded
+    at most one engine per engine job (4: teacher, rewriter, base, student; the teacher's and the
+    rewriter's launches are equal here, so they can be one)."""
+    leases = []
+    for pattern in ("results/sample/*.stats.json", "results/rewrite/*.stats.json", "results/eval/*/*.summary.json"):
+        for path in sorted(run.glob(pattern)):
+            data = json.loads(path.read_text())
+            leases.append((path, data.get("generation", data)["engine_lease"]))
+    assert len(leases) == 2 + 2 + 10
+    assert all(lease["kind"] == "skyt1" for _, lease in leases)
+    assert all(lease["reused"] and lease["load_seconds"] == 0 for _, lease in leases), leases
+    logs = {lease["log"] for _, lease in leases}
+    assert {"logs/engines/eval/base.log", "logs/engines/eval/sky-t1.log"} <= logs and len(logs) <= 4
+    for log in logs:
+        assert "engine skyt1 for " in (run / log).read_text()
+    assert not list((run / "results/engines").rglob("*.json"))  # temporary: gone once its jobs finished
 
 
 def test_cost_ledger_of_the_run(run):
@@ -247,7 +276,10 @@ def test_cost_ledger_of_the_run(run):
     # wall hours, and no other stage has any
     for stage in ("sample", "train", "evaluate"):
         assert float(rows[stage]["gpu_hours"]) == float(rows[stage]["wall_hours"]) > 0, stage
-    assert abs(float(rows["total"]["gpu_hours"]) - sum(float(rows[s]["gpu_hours"]) for s in ("sample", "train", "evaluate"))) < 1e-5
+    # engine jobs take their stage's GPUs: the teacher's and the eval models' (1 each), not the rewriter's
+    assert int(rows["engine"]["jobs"]) == 4 and 0 < float(rows["engine"]["gpu_hours"]) < float(rows["engine"]["wall_hours"])
+    gpu_stages = ("engine", "sample", "train", "evaluate")
+    assert abs(float(rows["total"]["gpu_hours"]) - sum(float(rows[s]["gpu_hours"]) for s in gpu_stages)) < 1e-5
     assert float(rows["train"]["cpu_hours"]) > 0 and int(rows["sample"]["completion_tokens"]) > 0
     assert "estimate" not in {r["kind"] for r in rows.values()}  # the tiny preset trains on no GPU
 
@@ -282,8 +314,8 @@ def test_32b_preset_builds_its_full_dag(tmp_path):
     out = proc.stdout
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", out.split("Job stats:")[1], flags=re.M))
     assert {k: int(v) for k, v in stats.items()} == {
-        "data_bench": 16, "data_train": 7, "decontaminate": 1, "prepare_model": 3, "sample": 6, "rewrite": 6,
-        "reject": 6, "mix": 1, "train": 1, "evaluate": 28, "table_main": 1, "total": 76}
+        "data_bench": 16, "data_train": 7, "decontaminate": 1, "prepare_model": 3, "engine": 5, "sample": 6,
+        "rewrite": 6, "reject": 6, "mix": 1, "train": 1, "evaluate": 28, "table_main": 1, "total": 81}
     assert "gpu=8" in out
     # STILL-2 goes to the mix as it is: read, decontaminated, never sampled, rewritten or reject-sampled.
     assert "results/data/clean/still2.jsonl" in out and "results/sample/still2.jsonl" not in out
@@ -297,7 +329,7 @@ def test_32b_published_data_skips_generation(tmp_path):
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout.split("Job stats:")[1], flags=re.M))
     assert {k: int(v) for k, v in stats.items()} == {
         "data_bench": 16, "data_train": 1, "decontaminate": 1, "prepare_model": 3, "mix": 1, "train": 1,
-        "evaluate": 28, "table_main": 1, "total": 52}
+        "engine": 4, "evaluate": 28, "table_main": 1, "total": 56}
     assert "results/checkpoints/sky-t1-32b-published-data" in proc.stdout
 
 

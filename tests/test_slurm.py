@@ -17,13 +17,20 @@ pytestmark = pytest.mark.slurm
 CLUSTER = REPO / ".ci" / "slurm"
 JOBCOMP = Path(os.environ.get("SKYT1_SLURM_DIR", "/tmp/skyt1-slurm")) / "jobcomp.txt"
 # The test cluster has no slurmdbd: job status through squeue, and short polls (each DAG level costs them).
+# --cores 2: the test node's CPUs (the profile's `cores` is a 64-CPU node): a group job stacks its
+# parallel members in series to fit it.
 FAST = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1",
-        "--seconds-between-status-checks", "1", "--slurm-keep-successful-logs"]
+        "--seconds-between-status-checks", "1", "--slurm-keep-successful-logs", "--cores", "2"]
+NODE_CPUS = 2
 # Rule -> its section of config.resources (rules/*.smk: res(...)).
 STAGE = {"data_train": "data", "data_bench": "data", "decontaminate": "decontaminate", "prepare_model": "prepare_model",
          "sample": "sample", "rewrite": "rewrite", "reject": "reject", "mix": "mix", "train": "train",
          "evaluate": "evaluate", "table_main": "table"}
 GPU_STAGES = {"sample", "train", "evaluate"}  # the stages that take GPUs in the 32B preset
+# An engine job's logs/engines/<stage>/ -> its stage's resources; the stage's jobs for one model are
+# clients (resources.client), in one group job with their engine job.
+ENGINE_STAGE = {"sample": "sample", "rewrite": "rewrite", "eval": "evaluate"}
+CLIENT_LOGS = {"sample": "logs/sample", "rewrite": "logs/rewrite", "eval": "logs/eval"}
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 
 
@@ -74,7 +81,7 @@ def declared(configfiles):
     for f in configfiles:
         user = skyt1_config.deep_merge(user, skyt1_config.load_yaml(f))
     table = skyt1_config.resolve(user, REPO / "config")["resources"]
-    return {stage: {**table["default"], **table.get(stage, {})} for stage in set(STAGE.values())}
+    return {stage: {**table["default"], **table.get(stage, {})} for stage in {*STAGE.values(), "client", "engine"}}
 
 
 def submissions(workdir, proc):
@@ -99,12 +106,20 @@ def rule_logs(work):
     return out
 
 
-def test_every_job_went_through_sbatch(slurm_run):
+def groups(work, logs):
+    """Slurm job id -> its engine group: (stage, the engine job's log, the member rules' logs)."""
+    out = {}
+    for job, _, log in logs.get("engine", []):
+        stage = Path(log).parent.name
+        out[job] = (stage, Path(log), [l for r, entries in logs.items() if r != "engine" for j, _, l in entries if j == job])
+    return out
+
+
+def test_every_job_went_through_sbatch_one_group_job_per_engine(slurm_run):
     work, proc = slurm_run
     out = proc.stdout + proc.stderr
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", out.split("Job stats:")[1], flags=re.M))
     subs = submissions(work, proc)
-    assert len(subs) == int(stats["total"]) >= 20, out[-3000:]
     slurm_ids = {sid for sid, _ in subs.values()}
     records = jobcomp()
     for sid in slurm_ids:
@@ -112,41 +127,69 @@ def test_every_job_went_through_sbatch(slurm_run):
         assert rec["JobState"] == "COMPLETED" and rec["WorkDir"] == str(work), rec
     logs = rule_logs(work)
     assert set(logs) == set(stats) - {"total"}
-    seen = {job for entries in logs.values() for job, _, _ in entries}
-    assert seen == slurm_ids  # ... and each rule's own log names the Slurm job it ran in
+    seen = [job for entries in logs.values() for job, _, _ in entries]
+    assert set(seen) == slurm_ids and len(seen) == int(stats["total"]) >= 20  # ... each rule's log names its job
+    # An engine job and its stage's jobs for one model are one Slurm job: 4 engines (teacher, rewriter,
+    # base, student), each group holding every job of its stage for that model.
+    grouped = groups(work, logs)
+    assert len(grouped) == int(stats["engine"]) == 4
+    for job, (stage, engine_log, members) in grouped.items():
+        model = engine_log.stem
+        want = sorted((work / CLIENT_LOGS[stage] / model).glob("*.log")) if stage == "eval" else \
+            sorted((work / CLIENT_LOGS[stage]).glob("*.log"))
+        assert sorted(map(Path, members)) == want and want, (stage, model, members)
+        assert f"engine skyt1 for {model}: " in engine_log.read_text()  # the engine's own log: its job's
+    assert len(subs) == int(stats["total"]) - sum(len(m) for _, _, m in grouped.values())
 
 
 def test_each_job_got_what_its_rule_declares(slurm_run):
-    """CPUs, memory, time limit and GPUs as the scheduler recorded them, against the rules' declarations."""
+    """CPUs, memory, time limit and GPUs as the scheduler recorded them, against the rules' declarations;
+    a group job gets its engine's GPUs and what its members need, on one node."""
     work, _ = slurm_run
     want = declared([OVERRIDE, GPU_OVERRIDE])
     records = jobcomp()
+    logs = rule_logs(work)
+    grouped = groups(work, logs)
     checked = 0
-    for rule, entries in rule_logs(work).items():
-        res = want[STAGE[rule]]
+    for rule, entries in logs.items():
         for job, _, log in entries:
             rec = records[job]
             t = tres(rec)
-            assert int(rec["ProcCnt"]) == int(t["cpu"]) == res["threads"], (rule, rec)
-            assert t["mem"] == f"{res['mem_mb']}M", (rule, rec)
-            assert int(rec["TimeLimit"]) == res["runtime"], (rule, rec)
-            assert allocated_gpus(job) == res["gpu"], (rule, job)
             assert rec["NodeCnt"] == "1"
+            if job in grouped:
+                stage, _, members = grouped[job]
+                engine, client = want[ENGINE_STAGE[stage]], want["client"]
+                assert allocated_gpus(job) == engine["gpu"], (rule, job)
+                assert max(engine["threads"], client["threads"]) <= int(t["cpu"]) <= NODE_CPUS, (rule, rec)
+                assert int(t["mem"].rstrip("M")) >= max(engine["mem_mb"], client["mem_mb"]), (rule, rec)
+                assert int(rec["TimeLimit"]) >= want["engine"]["runtime"] + engine["runtime"], (rule, rec)
+            else:
+                res = want[STAGE[rule]]
+                assert int(rec["ProcCnt"]) == int(t["cpu"]) == res["threads"], (rule, rec)
+                assert t["mem"] == f"{res['mem_mb']}M", (rule, rec)
+                assert int(rec["TimeLimit"]) == res["runtime"], (rule, rec)
+                assert allocated_gpus(job) == res["gpu"], (rule, job)
             checked += 1
     assert checked >= 20
     assert {r for r in STAGE if want[STAGE[r]]["gpu"]} == {r for r in STAGE if STAGE[r] in GPU_STAGES}
 
 
-def test_gpu_rules_see_cuda_visible_devices_and_cpu_rules_do_not(slurm_run):
+def test_gpu_jobs_see_cuda_visible_devices_and_cpu_jobs_do_not(slurm_run):
+    """The engine's GPUs are its group's: its stage's jobs see them too; the rewriter's engine (no GPU
+    declared) and the CPU stages see none."""
     work, _ = slurm_run
+    want = declared([OVERRIDE, GPU_OVERRIDE])
     logs = rule_logs(work)
+    grouped = groups(work, logs)
+    gpu_jobs = {job for job, (stage, _, _) in grouped.items() if want[ENGINE_STAGE[stage]]["gpu"]}
     for rule, entries in logs.items():
-        for _, cuda, log in entries:
-            if STAGE[rule] in GPU_STAGES:
+        for job, cuda, log in entries:
+            if job in gpu_jobs or rule == "train":
                 assert cuda == "0", (rule, log)  # one faked GPU, as --gpus=1 gives it
             else:
                 assert cuda == "unset", (rule, log)
-    assert {r for r in logs if STAGE[r] in GPU_STAGES} == {"sample", "train", "evaluate"}
+    seen = {r for r, entries in logs.items() for job, cuda, _ in entries if cuda != "unset"}
+    assert seen == {"engine", "sample", "train", "evaluate"}
 
 
 def test_slurm_table_equals_the_local_run(slurm_run, pipeline_run):
@@ -209,19 +252,32 @@ def test_32b_preset_resources_on_slurm(tmp_path):
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = re.findall(r"^rule (\w+):\n(.*?)(?=^\S|\Z)", proc.stdout, flags=re.M | re.S)
-    assert len(jobs) == 76
+    assert len(jobs) == 81
+    table = cfg["resources"]
+    engines = 0
     for rule, body in jobs:
         res = dict(re.findall(r"(\w+)=([^,\n]+)", body.split("resources:")[1].splitlines()[0]))
         threads = int((re.findall(r"threads: (\d+)", body) or ["1"])[0])
-        assert res["nodes"] == "1", rule
-        table = cfg["resources"]
-        want = {**table["default"], **table.get(STAGE[rule], {})}
-        assert (threads, int(res["mem_mb"]), int(res["runtime"])) == (want["threads"], want["mem_mb"], want["runtime"]), rule
+        assert "nodes" not in res, rule  # a group would sum it; Slurm's default is one node
         gpu = int(res["gpu"])
+        if rule == "engine":  # the stage's machine: its threads, memory and vLLM's tensor-parallel GPUs
+            engines += 1
+            stage = re.search(r"results/engines/(\w+)/", body).group(1)
+            section = {"eval": "evaluate"}.get(stage, stage)
+            want = {**table["default"], **table[section]}
+            assert (threads, int(res["mem_mb"])) == (want["threads"], want["mem_mb"]), body
+            assert int(res["runtime"]) == table["engine"]["runtime"]
+            assert gpu == cfg[stage]["backend"]["tensor_parallel_size"] == 8, rule
+            continue
+        want = {**table["default"], **table.get(STAGE[rule], {})}
+        if rule in ("sample", "evaluate"):  # clients of their engine, in its group job
+            client = {**table["default"], **table["client"]}
+            assert (threads, int(res["mem_mb"]), gpu) == (client["threads"], client["mem_mb"], 0), rule
+            assert int(res["runtime"]) == want["runtime"], rule
+            continue
+        assert (threads, int(res["mem_mb"]), int(res["runtime"])) == (want["threads"], want["mem_mb"], want["runtime"]), rule
         if rule == "train":
             assert (gpu, threads) == (8, 64) and cfg["train"]["nproc_per_node"] == 8
-        elif rule in ("sample", "evaluate"):
-            stage = "eval" if rule == "evaluate" else rule
-            assert gpu == cfg[stage]["backend"]["tensor_parallel_size"] == 8, rule
         else:
             assert gpu == 0, rule  # CPU stages never ask for a GPU
+    assert engines == 5  # the teacher's, and one per eval model

@@ -25,8 +25,10 @@ from .io import write_text
 PAPER_TRAIN = {"hours": 19.0, "gpus": 8, "gpu": "H100", "usd": 450.0}
 
 # benchmarks/<folder>/ -> the stage (and config.resources key) it belongs to
-_FOLDER_STAGE = {"eval": "evaluate"}
-STAGE_ORDER = ("prepare_model", "data", "decontaminate", "sample", "rewrite", "reject", "mix", "train",
+_FOLDER_STAGE = {"eval": "evaluate", "engines": "engine"}
+# an engine job's GPUs are its stage's: benchmarks/engines/<stage>/ -> that stage's resources
+_ENGINE_RESOURCES = {"sample": "sample", "rewrite": "rewrite", "eval": "evaluate"}
+STAGE_ORDER = ("prepare_model", "data", "decontaminate", "engine", "sample", "rewrite", "reject", "mix", "train",
                "evaluate", "table", "cost")
 COLUMNS = ("stage", "jobs", "wall_hours", "cpu_hours", "gpu_hours", "prompt_tokens", "completion_tokens",
            "api_usd")
@@ -85,7 +87,10 @@ def ledger(config: dict, workdir: str | Path = ".") -> list[dict]:
         r["jobs"] += 1
         r["wall_hours"] += b["s"] / 3600
         r["cpu_hours"] += b["cpu_time"] / 3600
-        r["gpu_hours"] += b["s"] / 3600 * _declared(config, stage, "gpu")
+        declared = stage
+        if folder == "engines" and len(path.relative_to(bench_root).parts) > 2:
+            declared = _ENGINE_RESOURCES.get(path.relative_to(bench_root).parts[1], stage)
+        r["gpu_hours"] += b["s"] / 3600 * _declared(config, declared, "gpu")
     for stage, stats in _generation_stats(workdir / "results"):
         r = row(stage)
         pt, ct = int(stats.get("prompt_tokens", 0)), int(stats.get("completion_tokens", 0))
@@ -135,6 +140,42 @@ def estimate(config: dict, workdir: str | Path = ".") -> dict:
         if cost_cfg.get("gpu_hour_usd"):
             out["usd"] = round(gpu_hours * float(cost_cfg["gpu_hour_usd"]), 2)
     return out
+
+
+def engine_loads(config: dict) -> dict:
+    """Engine loads of a full run: one engine job per (stage, model) whose jobs share it, against one
+    load per job (every (model, benchmark) evaluation and every sampled source loading its own), and
+    their GPU-hours at the stated load time (cost.engine_load_minutes)."""
+    from .engines import LOCAL_ENGINES
+
+    generated = [s for s in config["sample"]["sources"] if not config["train_sources"][s].get("passthrough")]
+    models, benches = len(config["eval"]["models"]), len(config["eval"]["benchmarks"])
+    minutes = float(config.get("cost", {}).get("engine_load_minutes", 0) or 0)
+    rows = []
+    for stage, shared, per_job in (("sample", 1, len(generated)), ("rewrite", 1, len(generated)),
+                                   ("eval", models, models * benches)):
+        backend = config[stage]["backend"]
+        if backend["name"] not in LOCAL_ENGINES:
+            continue
+        gpus = int(backend.get("tensor_parallel_size", 1)) if backend["name"] == "vllm" \
+            else int(_declared(config, _ENGINE_RESOURCES[stage], "gpu"))
+        rows.append({"stage": stage, "engine": backend["name"], "loads": shared, "loads_one_per_job": per_job,
+                     "gpus": gpus})
+    out = {"stages": rows, "loads": sum(r["loads"] for r in rows),
+           "loads_one_per_job": sum(r["loads_one_per_job"] for r in rows), "load_minutes": minutes}
+    if minutes:
+        out["gpu_hours"] = round(sum(r["loads"] * r["gpus"] for r in rows) * minutes / 60, 2)
+        out["gpu_hours_one_per_job"] = round(sum(r["loads_one_per_job"] * r["gpus"] for r in rows) * minutes / 60, 2)
+    return out
+
+
+def describe_loads(loads: dict) -> str:
+    parts = ", ".join(f"{r['stage']} {r['loads']} ({r['engine']}, {r['gpus']} GPUs)" for r in loads["stages"])
+    line = (f"engine loads per run: {loads['loads']} [{parts}]; one per job would be {loads['loads_one_per_job']}")
+    if "gpu_hours" in loads:
+        line += (f"; at {loads['load_minutes']:g} min a load (cost.engine_load_minutes): {loads['gpu_hours']:g} GPU-hours "
+                 f"against {loads['gpu_hours_one_per_job']:g}")
+    return line
 
 
 def _fmt(v) -> str:
@@ -209,7 +250,7 @@ def _register():
         cfg_mod.validate(config, Path(args.config_dir) / "schema.yaml")
         rows = ledger(config, args.workdir)
         est = estimate(config, args.workdir) if _declared(config, "train", "gpu") else None
-        print(to_csv(rows, est) if args.csv else describe(rows, est), end="")
+        print(to_csv(rows, est) if args.csv else describe(rows, est) + describe_loads(engine_loads(config)) + "\n", end="")
         return 0
 
 

@@ -20,6 +20,10 @@ from .provenance import config_hash, describe_input, sidecar
 REPO = Path(__file__).resolve().parents[2]
 
 
+
+# Outputs Snakemake deletes once their consumers are done (temp() in rules/): their absence is no mark.
+TEMPORARY = ("results/engines/",)
+
 def _record(root: Path, path: str) -> dict | None:
     side = sidecar(root / path)
     return read_json(side) if side.exists() else None
@@ -107,7 +111,9 @@ def trace(target: str, root: str | Path = ".", current: dict | None = None, only
         rec = _record(root, path)
         node = {"kind": "file", "path": path, "exists": exists, "sha256_now": now, "job": None, "marks": []}
         files[path] = node
-        if not exists:
+        if not exists and path.startswith(TEMPORARY):
+            node["temporary"] = True  # gone by design once its consumers finished; its lineage record stays
+        elif not exists:
             node["marks"].append("missing")
         if rec is None:
             node["marks"].append("no lineage record")

@@ -5,8 +5,9 @@ Requests are decoded with continuous batching through the same TransformersBacke
 use: a worker thread starts a session with the requests that arrive within `max_wait_ms`, and later
 requests with the same sampling parameters join it as slots free up.
 
-`local_server(...)` starts it as a subprocess on a free loopback port, waits for /health, and stops
-the whole process group on exit, also when the stage fails."""
+Stages start it through skyt1.engines (backend `skyt1`), which shares one server between the jobs of
+one model; `local_server(...)` starts a private one for a block (tests, benches, the smoke run's
+stand-ins)."""
 
 # No `from __future__ import annotations` here: FastAPI reads the handlers' annotations at runtime.
 
@@ -16,19 +17,15 @@ import itertools
 import logging
 import os
 import queue
-import signal
-import socket
-import subprocess
-import sys
+import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from collections import deque
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Iterator
 
-from .errors import SkyT1Error
 from .generation import Completion, Params
 
 log = logging.getLogger(__name__)
@@ -156,60 +153,22 @@ def build_app(batcher: Batcher, model_name: str):
     return app
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
 @contextlib.contextmanager
 def local_server(model_dir: str, name: str, *, batch_size: int = 16, threads: int = 1, log_path: str | None = None,
                  startup_timeout: float = 180.0, max_wait_ms: float = 50.0) -> Iterator[str]:
-    """Serve `model_dir` on 127.0.0.1 for the duration of the block; yields the /v1 base URL."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "skyt1.serving", "--model", str(model_dir), "--name", name, "--port", str(port),
-           "--batch-size", str(batch_size), "--threads", str(threads), "--max-wait-ms", str(max_wait_ms)]
-    out = open(log_path, "a", encoding="utf-8") if log_path else subprocess.DEVNULL
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        t0 = time.time()
-        while not _healthy(base + "/health"):
-            if proc.poll() is not None:
-                raise SkyT1Error(f"the local model server exited with code {proc.returncode} before it was healthy",
-                                 f"see {log_path or 'its output'} for the cause")
-            if time.time() - t0 > startup_timeout:
-                raise SkyT1Error(f"the local model server did not answer /health within {startup_timeout:.0f} s",
-                                 "check the model folder and the server log")
-            time.sleep(0.2)
-        log.info("local server for %s healthy at %s after %.1f s", name, base, time.time() - t0)
-        yield base + "/v1"
-    finally:
-        stop(proc)
-        if out is not subprocess.DEVNULL:
-            out.close()
+    """Serve `model_dir` on 127.0.0.1 for the duration of the block, owned by the caller alone (a private
+    registry, stopped at the end, also when the block fails); yields the /v1 base URL."""
+    from . import engines
 
-
-def stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
-    """SIGTERM the server's process group, SIGKILL it if it has not exited after `grace` seconds."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    launch = engines.launch_for({"name": "skyt1", "batch_size": batch_size, "max_wait_ms": max_wait_ms},
+                                model_dir, name, threads=threads)
+    with tempfile.TemporaryDirectory(prefix="skyt1-engine-") as registry:
+        try:
+            with engines.lease(launch, Path(registry), log_path=log_path, startup_timeout=startup_timeout,
+                               idle_s=0) as engine:
+                yield engine.url
+        finally:
+            engines.stop_all(Path(registry))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -221,13 +180,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-wait-ms", type=float, default=50.0)
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16", "auto"])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn
 
     from .generation.hf import TransformersBackend
 
-    backend = TransformersBackend(args.model, {"batch_size": args.batch_size, "dtype": "float32", "device": "auto"},
+    backend = TransformersBackend(args.model, {"batch_size": args.batch_size, "dtype": args.dtype, "device": args.device},
                                   threads=args.threads, progress=False)
     batcher = Batcher(backend, args.batch_size, args.max_wait_ms)
     server = uvicorn.Server(uvicorn.Config(build_app(batcher, args.name), host=args.host, port=args.port,

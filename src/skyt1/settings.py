@@ -28,6 +28,7 @@ OPERATIONAL = (
     "*.backend.batch_size", "*.backend.concurrency", "*.backend.threads", "*.backend.timeout_s",
     "*.backend.max_retries", "*.backend.max_wait_ms", "*.backend.max_failure_share",
     "*.backend.gpu_memory_utilization", "*.backend.tensor_parallel_size", "*.backend.device",
+    "*.backend.idle_s", "*.backend.startup_timeout_s",
     # models: what a call costs and where the endpoint is, never which model answers
     "model_spec.price_per_mtok", "model_spec.base_url",
     # where things live
@@ -44,9 +45,13 @@ RULE_MODULES = {
     "decontaminate": "skyt1.stages.decontaminate", "sample": "skyt1.stages.sample",
     "rewrite": "skyt1.stages.rewrite", "reject": "skyt1.stages.reject", "mix": "skyt1.stages.mix",
     "train": "skyt1.stages.train", "evaluate": "skyt1.stages.evaluate", "table_main": "skyt1.stages.table",
-    "plot_benchmark": "skyt1.stages.table",
+    "plot_benchmark": "skyt1.stages.table", "engine": "skyt1.stages.engine",
     "cost": "skyt1.cost",
 }
+
+
+# engine job's {stage} wildcard -> the config section whose backend it runs
+ENGINE_SECTIONS = {"sample": "sample", "rewrite": "rewrite", "eval": "eval"}
 
 
 def _model_name_for_eval(config: dict, label: str) -> str:
@@ -89,6 +94,15 @@ def _args(rule: str, config: dict, w: dict) -> dict:
         if rule == "sample" and "source" in w:  # the source's user template shapes the teacher's prompt
             args["source_spec"] = config["train_sources"][w["source"]]
         return args
+    if rule == "engine":  # a generation stage's local engine: what the stage's own jobs will lease
+        section = ENGINE_SECTIONS[w["stage"]]
+        if w["stage"] == "eval":
+            model_name, model = w["name"], models[_model_name_for_eval(config, w["name"])]
+        else:
+            model_name = config[section]["model"]
+            model = models[model_name]
+        return {"cfg": {"backend": config[section]["backend"]}, "model_spec": _gen_model(model),
+                "model_name": model_name, "cache": cache}
     if rule == "reject":
         args = {"cfg": config["reject"], "sandbox": config.get("sandbox", {})}
         if "source" in w:  # the source's declared scorer (else its adapter's record format's), and its domain
@@ -257,6 +271,6 @@ def engine_identity(backend_cfg: dict, api: bool) -> dict:
     versions = {}
     if spec["name"] == "vllm":
         versions = {"vllm": _version("vllm"), "torch": _version("torch")}
-    else:  # transformers, or the openai client against the project's own server on transformers
+    else:  # skyt1: the project's engine server decodes with transformers
         versions = {"transformers": _version("transformers"), "torch": _version("torch")}
     return {**spec, "versions": versions}

@@ -1,12 +1,12 @@
-"""Generation backends behind one interface, chosen by the config's `backend.name`:
-transformers (CPU or GPU, batched), vllm (offline engine, GPUs), openai (any OpenAI-compatible HTTP endpoint)."""
+"""Generation: one client path for every stage. Requests go through the OpenAI-compatible client
+(openai_backend) to an engine that skyt1.engines picks by the stage's `backend.name`: skyt1 (the
+project's CPU engine server), vllm (`vllm serve` on GPUs) or openai (an external endpoint). hf.py is the
+CPU engine server's decoder; no stage decodes in-process."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
-
-from ..errors import SkyT1Error
 
 
 @dataclass(frozen=True)
@@ -43,18 +43,3 @@ class Backend(Protocol):
         """Generate for every conversation; call on_done(index, completion) as each one finishes."""
 
     def close(self) -> None: ...
-
-
-def make_backend(cfg: dict, model: str | dict, threads: int = 1, gpus: int = 0) -> Backend:
-    """cfg: the stage's `backend` config; model: a local weights folder, or an api model spec."""
-    name = cfg["name"]
-    if name == "transformers":
-        from .hf import TransformersBackend
-        return TransformersBackend(model, cfg, threads=threads)
-    if name == "vllm":
-        from .vllm_backend import VLLMBackend
-        return VLLMBackend(model, cfg, gpus=gpus)
-    if name == "openai":
-        from .openai_backend import OpenAIBackend
-        return OpenAIBackend(model, cfg)
-    raise SkyT1Error(f"unknown generation backend {name!r}", "use transformers, vllm or openai")

@@ -1,4 +1,5 @@
-"""OpenAI-compatible HTTP backend (gpt-4o-mini in the 32B preset, or any local server).
+"""The one client path of every generation stage: OpenAI-compatible HTTP against an engine (skyt1.engines:
+the project's CPU engine server, `vllm serve`, or an external endpoint such as gpt-4o-mini's).
 
 The API key comes from OPENAI_API_KEY only and is never logged. Requests run concurrently up to
 `concurrency`; 429, 5xx, timeouts and dropped connections are retried with exponential backoff and
@@ -38,7 +39,7 @@ class OpenAIBackend:
     def __init__(self, model: dict | str, cfg: dict, base_url: str | None = None):
         if not isinstance(model, dict):
             raise SkyT1Error("the openai backend needs an api model (models.<name>.source: api)",
-                             "set the stage's model to an api model, or backend.serve: true for a local one")
+                             "set the stage's model to an api model, or backend.name: skyt1 / vllm for a local one")
         self.model_id = model["api_model"]
         # A local server started by the stage (base_url given) needs no key; the real API does.
         self.base_url = base_url or os.environ.get("SKYT1_OPENAI_BASE_URL") or model.get("base_url")

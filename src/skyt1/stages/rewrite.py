@@ -28,13 +28,13 @@ def user_text(row: dict, prompt: dict | None = None) -> str:
 
 def run(traces_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, model_spec: dict,
         threads: int = 1, gpus: int = 0, cache_cfg: dict | None = None, model_name: str = "model",
-        log_path: str | None = None, artifacts: dict | None = None) -> None:
+        log_path: str | None = None, artifacts: dict | None = None, engine: str | None = None) -> None:
     rows = read_jsonl(traces_path)
     prompt, prompt_texts = texts.Resolver(cache_cfg, artifacts).resolve_prompt(prompt, "rewrite prompt")
     request_ids: dict = {}
     results, stats = generate("rewrite", [r["id"] for r in rows], [user_text(r, prompt) for r in rows], prompt, cfg,
                               model_dir, model_spec, out_path, threads, gpus, cache_cfg=cache_cfg,
-                              model_name=model_name, log_path=log_path, request_ids=request_ids)
+                              model_name=model_name, log_path=log_path, request_ids=request_ids, engine=engine)
     out = []
     for r in rows:
         comp = results.get(r["id"])

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 def run(records_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, model_spec: dict,
         threads: int = 1, gpus: int = 0, cache_cfg: dict | None = None, model_name: str = "model",
-        log_path: str | None = None, source_spec: dict | None = None, artifacts: dict | None = None) -> None:
+        log_path: str | None = None, source_spec: dict | None = None, artifacts: dict | None = None, engine: str | None = None) -> None:
     """source_spec.user_template (if any) makes the teacher's user turn from each record (the task
     templates of the original); without one the question is asked as it is."""
     recs = read_jsonl(records_path)
@@ -26,7 +26,7 @@ def run(records_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, 
     results, stats = generate("sample", [r["id"] for r in recs], [users[r["id"]] for r in recs],
                               {**prompt, "user_template": template}, cfg,
                               model_dir, model_spec, out_path, threads, gpus, cache_cfg=cache_cfg,
-                              model_name=model_name, log_path=log_path, request_ids=request_ids)
+                              model_name=model_name, log_path=log_path, request_ids=request_ids, engine=engine)
     rows = []
     for r in recs:
         comp = results.get(r["id"])
