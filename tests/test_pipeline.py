@@ -262,7 +262,8 @@ def test_jobs_of_one_model_shared_one_engine_load(run):
     assert {"logs/engines/eval/base.log", "logs/engines/eval/sky-t1.log"} <= logs and len(logs) <= 4
     for log in logs:
         assert "engine skyt1 for " in (run / log).read_text()
-    assert not list((run / "results/engines").rglob("*.json"))  # temporary: gone once its jobs finished
+    manifests = [p for p in (run / "results/engines").rglob("*.json") if not p.name.endswith(".lineage.json")]
+    assert not manifests  # temporary: gone once its jobs finished (their lineage records stay)
 
 
 def test_cost_ledger_of_the_run(run):
@@ -352,8 +353,11 @@ def test_lineage_of_one_table_cell_reaches_the_raw_data(run, tmp_path):
     g = json.loads(proc.stdout)
     assert marks(g) == {}  # same preset, same config values, no file changed since
     rules = {j["rule"] for j in g["jobs"].values()}
-    assert rules == {"table_main", "evaluate", "train", "mix", "reject", "rewrite", "sample", "decontaminate",
-                     "data_train", "data_bench", "prepare_model"}
+    assert rules == {"table_main", "evaluate", "engine", "train", "mix", "reject", "rewrite", "sample",
+                     "decontaminate", "data_train", "data_bench", "prepare_model"}
+    # the engine manifests are temporary: gone, and no mark for it
+    engine_files = [n for p, n in g["files"].items() if p.startswith("results/engines/")]
+    assert engine_files and all(n["temporary"] and not n["exists"] and not n["marks"] for n in engine_files)
     evals = [j for j in g["jobs"].values() if j["rule"] == "evaluate"]
     assert [j["wildcards"] for j in evals] == [{"label": "sky-t1", "bench": "gsm8k"}]  # that cell only
     sources = [n["info"] for n in g["files"].values() if n["kind"] == "source"]

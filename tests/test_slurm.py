@@ -31,7 +31,8 @@ GPU_STAGES = {"sample", "train", "evaluate"}  # the stages that take GPUs in the
 # clients (resources.client), in one group job with their engine job.
 ENGINE_STAGE = {"sample": "sample", "rewrite": "rewrite", "eval": "evaluate"}
 CLIENT_LOGS = {"sample": "logs/sample", "rewrite": "logs/rewrite", "eval": "logs/eval"}
-SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
+# a job's id, or a group job's uuid
+SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 
 
 @pytest.fixture(scope="session")
@@ -251,7 +252,9 @@ def test_32b_preset_resources_on_slurm(tmp_path):
                            "--cores", "1024", "-d", str(tmp_path), "--configfile", str(REPO / "config/sky-t1-32b.yaml")],
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    jobs = re.findall(r"^rule (\w+):\n(.*?)(?=^\S|\Z)", proc.stdout, flags=re.M | re.S)
+    # each job's block, also the indented ones inside a group job's listing
+    parts = re.split(r"^\s*rule (\w+):$", proc.stdout, flags=re.M)
+    jobs = list(zip(parts[1::2], parts[2::2]))
     assert len(jobs) == 81
     table = cfg["resources"]
     engines = 0
