@@ -36,8 +36,11 @@ def test_numina_filters_by_source_and_difficulty():
     assert recs[0]["metadata"]["difficulty"] == 5.0 and recs[0]["metadata"]["numina_source"] == "math"
     amc = load("numina", "numina_cot.parquet", source="amc_aime")
     assert amc[0]["answer"] == r"\textbf{(A)}\ 30"
-    with pytest.raises(SkyT1Error, match="yielded no records"):  # olympiad row has no \boxed{}
-        load("numina", "numina_cot.parquet", source="olympiads")
+    olympiads = load("numina", "numina_cot.parquet", source="olympiads", min_difficulty=9, max_difficulty=9,
+                     difficulty_files=str(FX / "numina_difficulty.jsonl"))
+    assert [r["answer"] for r in olympiads] == ["44"]  # the proof has no \boxed{}: unusable, dropped
+    with pytest.raises(SkyT1Error, match="yielded no records"):  # the first olympiads row is the proof
+        load("numina", "numina_cot.parquet", source="olympiads", head=1)
 
 
 def test_apps_and_taco_tests_from_input_output():

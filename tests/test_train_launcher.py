@@ -265,3 +265,47 @@ def test_launch_command_one_rank_per_gpu():
     # DeepSpeed needs a process group even for one rank; several ranks need torchrun without it too
     assert "torch.distributed.run" in train.launch_command("a.yaml", 1, deepspeed=True)
     assert "torch.distributed.run" in train.launch_command("a.yaml", 2, deepspeed=False)
+
+
+class _Engine:
+    """What accelerate's DeepSpeedEngineWrapper drives: the boundary flag, backward and step."""
+
+    def __init__(self):
+        self.calls = []
+
+    def set_gradient_accumulation_boundary(self, is_boundary):
+        self.calls.append(("boundary", is_boundary))
+
+    def backward(self, loss, **kwargs):
+        self.calls.append(("backward", loss))
+
+    def step(self):
+        self.calls.append(("step",))
+
+
+def test_deepspeed_closes_windows_where_the_trainer_does():
+    """The Trainer's sync_gradients (end of a window, or of an epoch) is DeepSpeed's boundary, and only
+    there does the engine step: an epoch shorter than one window still updates (accelerate PR #3630)."""
+    if not has_llamafactory():  # the launcher's environment (accelerate as LLaMA-Factory pins it)
+        run_in_train_env(__file__, "test_deepspeed_closes_windows_where_the_trainer_does")
+        return
+    from accelerate.state import GradientState
+    from accelerate.utils.deepspeed import DeepSpeedEngineWrapper
+
+    from skyt1 import train_launcher
+
+    train_launcher.deepspeed_follows_the_trainers_boundaries()
+    train_launcher.deepspeed_follows_the_trainers_boundaries()  # idempotent
+    engine = _Engine()
+    wrapped = DeepSpeedEngineWrapper(engine)
+    state = GradientState()
+    try:
+        for sync in (False, True):  # a window of two micro-batches, e.g. an epoch's last, partial one
+            state._set_sync_gradients(sync)
+            wrapped.backward(f"loss{int(sync)}")
+    finally:
+        state._set_sync_gradients(True)
+    assert engine.calls == [("boundary", False), ("backward", "loss0"),
+                            ("boundary", True), ("backward", "loss1"), ("step",)]
+    wrapped.backward("loss2", sync_gradients=False)  # an explicit flag (later accelerate passes one) wins
+    assert engine.calls[-2:] == [("boundary", False), ("backward", "loss2")]

@@ -3,6 +3,9 @@
 gguf_package: the GGUF file inside a PyPI package is loaded once (dequantized, ~20-45 s) and saved
 as dense safetensors, which reload in a fraction of a second.
 hub: a snapshot of the hub repository at a pinned revision (needs the hub; the 32B preset).
+tiny_qwen2: a randomly initialised Qwen2-architecture stand-in built at run time from the sizes in the
+config (skyt1.tiny_qwen2), for running the 32B preset's code paths where its models cannot exist (the smoke
+run, config/smoke-32b.yaml). Its manifest names the model it stands in for (`stand_in_for`).
 api: nothing to materialize (the model lives behind an OpenAI-compatible endpoint)."""
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ def materialize(name: str, spec: dict, out_dir: str | Path) -> dict:
         return _from_gguf_package(name, spec, Path(out_dir))
     if source == "hub":
         return _from_hub(name, spec, Path(out_dir))
+    if source == "tiny_qwen2":
+        return _tiny_qwen2(name, spec, Path(out_dir))
     raise SkyT1Error(f"model {name!r} has source {source!r}, which has no local weights to prepare",
-                     "only gguf_package and hub models are prepared; api models are called over HTTP")
+                     "only gguf_package, hub and tiny_qwen2 models are prepared; api models are called over HTTP")
 
 
 def _from_gguf_package(name: str, spec: dict, out_dir: Path) -> dict:
@@ -80,6 +85,25 @@ def _from_hub(name: str, spec: dict, out_dir: Path) -> dict:
         # The commit, not a branch name: `main` moves, and the request cache keys on this identity.
         manifest = {"name": name, "source": "hub", "repo": spec["repo"], "revision": revision, "commit": commit}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def _tiny_qwen2(name: str, spec: dict, out_dir: Path) -> dict:
+    """A random Qwen2 stand-in with the config's sizes (models.<name>.tiny). It carries Qwen's chat tokens and
+    template, so the real chat and training templates run on it; its weights say nothing about quality.
+    Keys a layered override leaves behind from the model it replaces (repo, revision) are not read."""
+    from .tiny_qwen2 import SIZES, build_tiny_qwen2
+
+    if not spec.get("stand_in_for"):
+        raise SkyT1Error(f"model {name!r}: a tiny_qwen2 model must say which model it stands in for",
+                         f"set models.{name}.stand_in_for (e.g. the hub id it replaces)")
+    sizes = {**SIZES, **(spec.get("tiny") or {})}
+    t0 = time.time()
+    build_tiny_qwen2(out_dir, **sizes, manifest={"name": name, "source": "tiny_qwen2", "stand_in": True,
+                                                 "stand_in_for": spec["stand_in_for"]})
+    manifest = json.loads((out_dir / MANIFEST).read_text())
+    log.info("built %s: a random Qwen2 stand-in for %s (%d parameters, %.1f s)", name, spec["stand_in_for"],
+             manifest["parameters"], time.time() - t0)
     return manifest
 
 

@@ -105,21 +105,36 @@ class Batcher:
                     fut.set_exception(e)
 
 
-def build_app(batcher: Batcher, model_name: str):
+def stand_in_of(model_dir) -> str | None:
+    """What a model folder stands in for, as its manifest declares it (tiny_qwen2 stand-ins), else None."""
+    import json
+    from pathlib import Path
+
+    from .models import MANIFEST
+
+    path = Path(model_dir) / MANIFEST
+    if not path.exists():
+        return None
+    return json.loads(path.read_text()).get("stand_in_for")
+
+
+def build_app(batcher: Batcher, model_name: str, stand_in_for: str | None = None):
+    """stand_in_for: the served folder is a declared stand-in for that model; /health and /v1/models say so."""
     import asyncio
 
     from fastapi import FastAPI, HTTPException, Request
     from fastapi.responses import JSONResponse
 
     app = FastAPI()
+    declared = {"stand_in": True, "stand_in_for": stand_in_for} if stand_in_for else {}
 
     @app.get("/health")
     async def health():
-        return {"status": "ok", "model": model_name}
+        return {"status": "ok", "model": model_name, **declared}
 
     @app.get("/v1/models")
     async def models():
-        return {"object": "list", "data": [{"id": model_name, "object": "model", "owned_by": "skyt1"}]}
+        return {"object": "list", "data": [{"id": model_name, "object": "model", "owned_by": "skyt1", **declared}]}
 
     @app.get("/skyt1/stats")
     async def stats():
@@ -191,7 +206,11 @@ def main(argv: list[str] | None = None) -> None:
     backend = TransformersBackend(args.model, {"batch_size": args.batch_size, "dtype": args.dtype, "device": args.device},
                                   threads=args.threads, progress=False)
     batcher = Batcher(backend, args.batch_size, args.max_wait_ms)
-    server = uvicorn.Server(uvicorn.Config(build_app(batcher, args.name), host=args.host, port=args.port,
+    stand_in_for = stand_in_of(args.model)
+    if stand_in_for:
+        log.warning("serving %s as %r: a declared stand-in for %s, not that model",
+                    args.model, args.name, stand_in_for)
+    server = uvicorn.Server(uvicorn.Config(build_app(batcher, args.name, stand_in_for), host=args.host, port=args.port,
                                            log_level="warning"))
 
     def serve() -> None:  # HTTP on a thread, decoding on the main thread; the process ends with the server

@@ -77,17 +77,28 @@ def build_model(tokenizer, layers: int = 2, hidden: int = 64, heads: int = 4, kv
     return Qwen2ForCausalLM(config)
 
 
+SIZES = {"layers": 2, "hidden": 64, "heads": 4, "kv_heads": 2, "intermediate": 128, "vocab_size": 400, "seed": 0}
+
+
 def build_tiny_qwen2(out_dir: str | Path, *, layers: int = 2, hidden: int = 64, heads: int = 4, kv_heads: int = 2,
-                     intermediate: int = 128, vocab_size: int = 400, seed: int = 0) -> Path:
-    """Write a loadable model folder (config, safetensors, tokenizer files) to out_dir atomically."""
+                     intermediate: int = 128, vocab_size: int = 400, seed: int = 0, manifest: dict | None = None) -> Path:
+    """Write a loadable model folder (config, safetensors, tokenizer files) to out_dir atomically.
+    `manifest` entries go into its skyt1_model.json beside the sizes (the pipeline's model source
+    names the model and what it stands in for there)."""
+    from .models import weights_sha256
+
     out_dir = Path(out_dir)
     tok = build_tokenizer(vocab_size)
     model = build_model(tok, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads,
                         intermediate=intermediate, seed=seed)
+    sizes = {"layers": layers, "hidden": hidden, "heads": heads, "kv_heads": kv_heads, "intermediate": intermediate,
+             "vocab_size": vocab_size, "seed": seed}
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
         (tmp / MANIFEST).write_text(json.dumps(
-            {"name": "tiny-qwen2", "source": "random", "architecture": "Qwen2ForCausalLM", "seed": seed,
-             "parameters": sum(p.numel() for p in model.parameters())}, indent=2) + "\n")
+            {"name": "tiny-qwen2", "source": "random", **(manifest or {}), "architecture": "Qwen2ForCausalLM",
+             "random_weights": True, "sizes": sizes, "seed": seed,
+             "parameters": sum(p.numel() for p in model.parameters()), "weights_sha256": weights_sha256(tmp)},
+            indent=2) + "\n")
     return out_dir

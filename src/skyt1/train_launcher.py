@@ -6,7 +6,9 @@ Under torchrun each rank starts here. Before LLaMA-Factory parses its arguments 
    Sky-T1-32B-Preview, rebuilt on 0.9.3's Template class with the fork's behaviour (see Qwen25Template);
 2. relaxes one version pin: LLaMA-Factory 0.9.3 refuses any DeepSpeed above 0.16.9 with no way to skip
    the check (later LLaMA-Factory releases made it skippable); we pin DeepSpeed 0.19.8 and test ZeRO-3
-   with it (tests/test_train_launcher.py).
+   with it (tests/test_train_launcher.py);
+3. makes DeepSpeed close its gradient-accumulation windows where the Trainer does, epoch ends included
+   (a backport of a later accelerate fix: see deepspeed_follows_the_trainers_boundaries).
 Then it calls LLaMA-Factory's own training entry point (run_exp) in this process. It never goes through
 `llamafactory-cli`, whose FORCE_TORCHRUN relaunch would start ranks in a fresh interpreter that has not
 registered anything; the stage starts torchrun itself (skyt1.stages.train).
@@ -177,9 +179,42 @@ def relax_deepspeed_pin() -> None:
     parser.check_version = check_version
 
 
+def deepspeed_follows_the_trainers_boundaries() -> None:
+    """Tell DeepSpeed where the Trainer's gradient-accumulation windows end (accelerate PR #3630, in
+    accelerate after 1.7.0, backported: 1.7.0 is LLaMA-Factory 0.9.3's ceiling).
+
+    accelerate 1.7.0's DeepSpeedEngineWrapper.backward calls engine.step() after every micro-batch and lets
+    DeepSpeed count its own window of gradient_accumulation_steps micro-batches, across epochs. transformers'
+    Trainer closes a window at each epoch's end as well (a partial window, `sync_gradients`); DeepSpeed does
+    not, so that update is lost and later windows straddle epochs. In the 32B run (accumulation 12, ~2,100
+    micro-batches per rank and epoch) that is about 3 of 534 updates; with fewer micro-batches per epoch than
+    one window DeepSpeed never updates at all while the Trainer logs every step (found by the smoke run,
+    config/smoke-32b.yaml: 2 rows, 3 epochs, the checkpoint came out with the student's weights).
+    Here the boundary is the Trainer's (accelerate's GradientState.sync_gradients, which the Trainer sets
+    before each micro-batch) and engine.step() runs on it, as in later accelerate releases."""
+    from accelerate.state import GradientState
+    from accelerate.utils import deepspeed as accelerate_deepspeed
+
+    wrapper = accelerate_deepspeed.DeepSpeedEngineWrapper
+    if getattr(wrapper.backward, "_skyt1", False):
+        return
+
+    def backward(self, loss, sync_gradients: bool | None = None, **kwargs):
+        if sync_gradients is None:
+            sync_gradients = GradientState().sync_gradients
+        self.engine.set_gradient_accumulation_boundary(is_boundary=sync_gradients)
+        self.engine.backward(loss, **kwargs)
+        if sync_gradients:
+            self.engine.step()
+
+    backward._skyt1 = True
+    wrapper.backward = backward
+
+
 def prepare() -> None:
     register_templates()
     relax_deepspeed_pin()
+    deepspeed_follows_the_trainers_boundaries()
 
 
 def read_args(path: str | Path) -> dict:

@@ -81,8 +81,15 @@ def known(config_dir: Path) -> list[dict]:
         raise SkyT1Error(f"no presets in {config_dir}", "pass --config-dir pointing at the repository's config/ folder")
     for path in presets:
         cfg = load_yaml(path)
+        # A file layered on a preset (it names another file's preset: the published-data run, the smoke run)
+        # lists only the entries it adds; one it shares with the preset is the preset's own source, read
+        # another way (the smoke run points it at a fixture), and is listed once, as the preset's.
+        base_path = Path(config_dir) / f"{cfg.get('preset', path.stem)}.yaml"
+        base = load_yaml(base_path) if base_path != path and base_path.exists() else {}
         for role, section in (("train", "train_sources"), ("bench", "benchmarks")):
             for name, spec in (cfg.get(section) or {}).items():
+                if name in (base.get(section) or {}):
+                    continue
                 row = describe(name, role, spec)
                 key = (role, name, row["adapter"], row["where"], row["split"], str(spec.get("limit")))
                 entry = rows.setdefault(key, {**row, "presets": [], "spec": spec})
