@@ -2,6 +2,7 @@
 Slurm cluster (.ci/slurm: Debian's slurm-wlm and munge, GPUs faked with device files), and the Slurm
 resources of the 32B preset. What this cannot show: real GPUs computing, or jobs on several nodes."""
 import csv
+import json
 import os
 import re
 import subprocess
@@ -141,6 +142,18 @@ def test_every_job_went_through_sbatch_one_group_job_per_engine(slurm_run):
         assert sorted(map(Path, members)) == want and want, (stage, model, members)
         assert f"engine skyt1 for {model}: " in engine_log.read_text()  # the engine's own log: its job's
     assert len(subs) == int(stats["total"]) - sum(len(m) for _, _, m in grouped.values())
+
+
+def test_in_each_group_job_the_stage_jobs_leased_the_engine_its_engine_job_loaded(slurm_run):
+    """One load per model on Slurm too: inside a group's allocation the engine outlives the engine job's
+    own step, and every sample, rewrite and evaluate job found it running."""
+    work, _ = slurm_run
+    leases = []
+    for pattern in ("results/sample/*.stats.json", "results/rewrite/*.stats.json", "results/eval/*/*.summary.json"):
+        for path in sorted(work.glob(pattern)):
+            data = json.loads(path.read_text())
+            leases.append(data.get("generation", data)["engine_lease"])
+    assert len(leases) == 14 and all(lease["reused"] for lease in leases), leases
 
 
 def test_each_job_got_what_its_rule_declares(slurm_run):
