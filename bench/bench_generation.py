@@ -87,7 +87,7 @@ def main() -> None:
     single.close()
 
     with tempfile.TemporaryDirectory() as cache:
-        backend = {"name": "skyt1", "batch_size": args.batch_size, "dtype": "float32", "idle_s": 0}
+        backend = {"name": "skyt1", "batch_size": args.batch_size, "dtype": "float32", "idle_s": 0, "max_wait_ms": 300}
         client = backend_factory(backend, args.model, "tiny", threads=args.threads, gpus=0, cache_cfg={"dir": cache})()
         try:
             run_backend(client, convs[:2], Params(max_new_tokens=8))  # warm-up
