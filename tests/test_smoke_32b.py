@@ -243,9 +243,12 @@ def test_rewrite_requests_carry_the_recipes_rewrite_prompt(run):
         stats = run.json(f"results/rewrite/{source}.stats.json")
         assert stats["backend"] == "openai" and stats["mode"] == "full" and stats["model"] == model_id
         assert stats["provenance"]["texts"]["prompt"]["user_template"]["sha256"] == info["user_template"]["sha256"]
-    # every distinct request went over HTTP to the stand-in, once (taco and taco_test share two questions:
-    # the request cache answered the second copy)
-    assert run.server["stats"]["requests"] == len(keys)
+    # every distinct request went over HTTP to the stand-in; taco and taco_test share two questions: the
+    # request cache answers the second copy when their jobs run one after the other, while two jobs running
+    # at once can both miss it (the cache is not an in-flight lock across jobs)
+    rows = sum(len(jsonl(run / f"results/rewrite/{s}.jsonl")) for s in ("taco", "taco_test"))
+    shared = rows - len({r["rewrite_request"] for s in ("taco", "taco_test") for r in jsonl(run / f"results/rewrite/{s}.jsonl")})
+    assert len(keys) <= run.server["stats"]["requests"] <= len(keys) + shared
 
 
 def test_reject_sampling_judged_every_rewritten_row(run):
