@@ -26,7 +26,7 @@ from .models import MANIFEST, materialize
 REPO = Path(__file__).resolve().parents[2]
 CONFIGFILES = (REPO / "config" / "sky-t1-32b.yaml", REPO / "config" / "smoke-32b.yaml")
 # Sent as OPENAI_API_KEY: the client needs one, the stand-in server reads none.
-DUMMY_KEY = "sk-skyt1-smoke-stand-in"
+DUMMY_KEY = "no-key-smoke-stand-in"
 
 
 def rewriter_stand_in(cfg: dict) -> tuple[str, dict, str]:
