@@ -60,13 +60,8 @@ ENV_PIPELINE = "../envs/pipeline.yaml"
 ENV_TRAIN = "../envs/train.yaml"
 
 
-def gen_env(stage):
-    """A generation stage's own jobs are clients (the pipeline's environment); the engine job's rule runs
-    in the engine's."""
-    return ENV_PIPELINE
-
-
 def engine_env(wildcards):
+    """The engine rule runs in the engine's environment; a stage's own jobs are its clients (ENV_PIPELINE)."""
     name = config[skyt1_settings.ENGINE_SECTIONS[wildcards.stage]]["backend"]["name"]
     return "../envs/vllm.yaml" if name == "vllm" else "../envs/engine-cpu.yaml"
 
@@ -83,19 +78,11 @@ def code(rule):
 
 
 # ---- local engines (skyt1.engines): one engine job per (stage, model), leased by that stage's jobs ----
-ENGINE_RESOURCES = {"sample": "sample", "rewrite": "rewrite", "eval": "evaluate"}
-
-
-def on_engine(section):
-    return skyt1_engines.is_local(config[section]["backend"])
+ENGINE_RESOURCES = skyt1_settings.ENGINE_RESOURCES
 
 
 def engine_gpus(stage):
-    """GPUs of an engine: vLLM takes exactly its tensor-parallel GPUs (one node), skyt1 resources.<stage>.gpu."""
-    backend = config[skyt1_settings.ENGINE_SECTIONS[stage]]["backend"]
-    if backend["name"] == "vllm":
-        return int(backend.get("tensor_parallel_size", 1))
-    return res(ENGINE_RESOURCES[stage], "gpu")
+    return skyt1_engines.engine_gpus(config, stage)
 
 
 def engine_model_input(wildcards):
@@ -106,8 +93,8 @@ def engine_model_input(wildcards):
 
 def engine_input(stage, name_of):
     """A stage job's engine manifest, or nothing when its backend is an external endpoint."""
-    section = skyt1_settings.ENGINE_SECTIONS[stage]
-    return lambda wildcards: [f"results/engines/{stage}/{name_of(wildcards)}.json"] if on_engine(section) else []
+    return lambda wildcards: ([f"results/engines/{stage}/{name_of(wildcards)}.json"]
+                              if skyt1_engines.on_engine(config, stage) else [])
 
 
 def engine_group(wildcards):
@@ -117,23 +104,17 @@ def engine_group(wildcards):
 
 
 def stage_group(stage, name_of):
-    section = skyt1_settings.ENGINE_SECTIONS[stage]
-    return lambda wildcards: f"engine-{stage}-{name_of(wildcards)}" if on_engine(section) else None
+    return lambda wildcards: f"engine-{stage}-{name_of(wildcards)}" if skyt1_engines.on_engine(config, stage) else None
 
 
 def stage_res(stage, key):
-    """Resources of a generation stage's job: on a local engine it is a client (resources.client threads
-    and memory, no GPU: its engine job has them, in the same group), else it runs on resources.<rule>."""
-    rule_res = ENGINE_RESOURCES[stage]
-    if on_engine(skyt1_settings.ENGINE_SECTIONS[stage]) and key != "runtime":
-        return 0 if key == "gpu" else res("client", key)
-    return res(rule_res, key)
+    """A resource of a generation stage's job (skyt1.engines.job_resource: a client on a local engine)."""
+    return skyt1_engines.job_resource(config, stage, key)
 
 
 def res(stage, key):
     """A rule's resource from config.resources.<stage>, falling back to config.resources.default."""
-    table = config["resources"]
-    return table.get(stage, {}).get(key, table["default"].get(key))
+    return skyt1_config.resource(config, stage, key)
 
 
 def model_dir(name):
@@ -180,4 +161,4 @@ if workflow.is_main_process:
     # job stats counts this invocation's engine jobs).
     from skyt1 import cost as skyt1_cost
 
-    print("skyt1: " + skyt1_cost.describe_loads(skyt1_cost.engine_loads(config)), file=sys.stderr)
+    print(f"skyt1: {skyt1_cost.describe_loads(skyt1_cost.engine_loads(config))}", file=sys.stderr)

@@ -15,7 +15,7 @@ rule evaluate:
         spec=spec("evaluate"),
         code=code("evaluate"),
     conda:
-        gen_env("eval")
+        ENV_PIPELINE
     group:
         stage_group("eval", lambda w: w.label)
     threads: stage_res("eval", "threads")

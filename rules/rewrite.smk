@@ -15,7 +15,7 @@ rule rewrite:
         spec=spec("rewrite"),
         code=code("rewrite"),
     conda:
-        gen_env("rewrite")
+        ENV_PIPELINE
     group:
         stage_group("rewrite", lambda w: config["rewrite"]["model"])
     threads: stage_res("rewrite", "threads")

@@ -15,7 +15,7 @@ rule sample:
         spec=spec("sample"),
         code=code("sample"),
     conda:
-        gen_env("sample")
+        ENV_PIPELINE
     group:
         stage_group("sample", lambda w: config["sample"]["model"])
     threads: stage_res("sample", "threads")

@@ -86,8 +86,7 @@ def test_an_engine_that_dies_or_hangs_at_start_is_one_line_naming_its_log(tmp_pa
     assert "exited with code" in str(err.value) and str(log) in str(err.value)
     assert "\n" not in str(err.value) and "no-such-model" in log.read_text()
     # A server that never answers /health in time is stopped, not left behind.
-    slow = engines.Launch(kind="skyt1", argv=(sys.executable, "-c", "import time; time.sleep(600)"), model="x",
-                          name="slow")
+    slow = engines.Launch(kind="skyt1", argv=(sys.executable, "-c", "import time; time.sleep(600)"), name="slow")
     with pytest.raises(SkyT1Error) as err:
         with engines.lease(slow, registry, log_path=str(log), startup_timeout=1.0):
             pass
@@ -135,3 +134,17 @@ def test_stage_client_keeps_requests_in_flight_above_the_engine_batch(tiny_model
     with pytest.raises(SkyT1Error, match="starts a local engine, but gpt is an api model"):
         backend_factory({"name": "skyt1"}, {"source": "api", "api_model": "gpt"}, "gpt", 1, 0)()
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
+
+
+def test_engine_and_client_resources_follow_the_backend():
+    """An engine job takes its stage's machine (vLLM: its tensor-parallel GPUs); the stage's jobs on it
+    are clients (resources.client, no GPU); a stage on an external endpoint keeps its own resources."""
+    cfg = skyt1_config.resolve(skyt1_config.load_yaml(REPO / "config/sky-t1-32b.yaml"), REPO / "config")
+    assert engines.on_engine(cfg, "eval") and engines.on_engine(cfg, "sample") and not engines.on_engine(cfg, "rewrite")
+    assert engines.engine_gpus(cfg, "eval") == engines.engine_gpus(cfg, "sample") == 8
+    client = cfg["resources"]["client"]
+    assert [engines.job_resource(cfg, "eval", k) for k in ("threads", "mem_mb", "gpu", "runtime")] == \
+        [client["threads"], client["mem_mb"], 0, cfg["resources"]["evaluate"]["runtime"]]
+    assert engines.job_resource(cfg, "rewrite", "threads") == cfg["resources"]["rewrite"]["threads"]
+    tiny = skyt1_config.resolve({}, REPO / "config")
+    assert engines.engine_gpus(tiny, "eval") == 0 and engines.job_resource(tiny, "sample", "threads") == 2

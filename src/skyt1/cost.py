@@ -18,6 +18,8 @@ import io
 import json
 from pathlib import Path
 
+from .config import resource
+from .engines import engine_gpus, on_engine
 from .io import write_text
 
 # The Sky-T1-32B-Preview post: "The model training finishes in 19 hours on 8 H100 with DeepSpeed
@@ -26,8 +28,6 @@ PAPER_TRAIN = {"hours": 19.0, "gpus": 8, "gpu": "H100", "usd": 450.0}
 
 # benchmarks/<folder>/ -> the stage (and config.resources key) it belongs to
 _FOLDER_STAGE = {"eval": "evaluate", "engines": "engine"}
-# an engine job's GPUs are its stage's: benchmarks/engines/<stage>/ -> that stage's resources
-_ENGINE_RESOURCES = {"sample": "sample", "rewrite": "rewrite", "eval": "evaluate"}
 STAGE_ORDER = ("prepare_model", "data", "decontaminate", "engine", "sample", "rewrite", "reject", "mix", "train",
                "evaluate", "table", "cost")
 COLUMNS = ("stage", "jobs", "wall_hours", "cpu_hours", "gpu_hours", "prompt_tokens", "completion_tokens",
@@ -35,8 +35,7 @@ COLUMNS = ("stage", "jobs", "wall_hours", "cpu_hours", "gpu_hours", "prompt_toke
 
 
 def _declared(config: dict, stage: str, key: str):
-    table = config["resources"]
-    return table.get(stage, {}).get(key, table["default"].get(key, 0)) or 0
+    return resource(config, stage, key) or 0
 
 
 def read_benchmark(path: Path) -> dict:
@@ -87,10 +86,10 @@ def ledger(config: dict, workdir: str | Path = ".") -> list[dict]:
         r["jobs"] += 1
         r["wall_hours"] += b["s"] / 3600
         r["cpu_hours"] += b["cpu_time"] / 3600
-        declared = stage
-        if folder == "engines" and len(path.relative_to(bench_root).parts) > 2:
-            declared = _ENGINE_RESOURCES.get(path.relative_to(bench_root).parts[1], stage)
-        r["gpu_hours"] += b["s"] / 3600 * _declared(config, declared, "gpu")
+        gpus = _declared(config, stage, "gpu")
+        if folder == "engines" and len(path.relative_to(bench_root).parts) > 2:  # benchmarks/engines/<stage>/
+            gpus = engine_gpus(config, path.relative_to(bench_root).parts[1])
+        r["gpu_hours"] += b["s"] / 3600 * gpus
     for stage, stats in _generation_stats(workdir / "results"):
         r = row(stage)
         pt, ct = int(stats.get("prompt_tokens", 0)), int(stats.get("completion_tokens", 0))
@@ -146,20 +145,16 @@ def engine_loads(config: dict) -> dict:
     """Engine loads of a full run: one engine job per (stage, model) whose jobs share it, against one
     load per job (every (model, benchmark) evaluation and every sampled source loading its own), and
     their GPU-hours at the stated load time (cost.engine_load_minutes)."""
-    from .engines import LOCAL_ENGINES
-
     generated = [s for s in config["sample"]["sources"] if not config["train_sources"][s].get("passthrough")]
     models, benches = len(config["eval"]["models"]), len(config["eval"]["benchmarks"])
     minutes = float(config.get("cost", {}).get("engine_load_minutes", 0) or 0)
     rows = []
     for stage, shared, per_job in (("sample", 1, len(generated)), ("rewrite", 1, len(generated)),
                                    ("eval", models, models * benches)):
-        backend = config[stage]["backend"]
-        if backend["name"] not in LOCAL_ENGINES:
+        if not on_engine(config, stage):
             continue
-        gpus = int(backend.get("tensor_parallel_size", 1)) if backend["name"] == "vllm" \
-            else int(_declared(config, _ENGINE_RESOURCES[stage], "gpu"))
-        rows.append({"stage": stage, "engine": backend["name"], "loads": shared, "loads_one_per_job": per_job,
+        gpus = engine_gpus(config, stage)
+        rows.append({"stage": stage, "engine": config[stage]["backend"]["name"], "loads": shared, "loads_one_per_job": per_job,
                      "gpus": gpus})
     out = {"stages": rows, "loads": sum(r["loads"] for r in rows),
            "loads_one_per_job": sum(r["loads_one_per_job"] for r in rows), "load_minutes": minutes}

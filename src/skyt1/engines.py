@@ -30,7 +30,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -54,18 +54,47 @@ def is_local(backend_cfg: dict) -> bool:
     return backend_cfg["name"] in LOCAL_ENGINES
 
 
+def on_engine(config: dict, stage: str) -> bool:
+    """Whether a generation stage (sample, rewrite, eval) runs on a local engine of its own."""
+    from .settings import ENGINE_SECTIONS
+
+    return is_local(config[ENGINE_SECTIONS[stage]]["backend"])
+
+
+def engine_gpus(config: dict, stage: str) -> int:
+    """GPUs of a stage's engine: vLLM takes exactly its tensor-parallel GPUs (one node), the others
+    resources.<stage's rule>.gpu."""
+    from .config import resource
+    from .settings import ENGINE_RESOURCES, ENGINE_SECTIONS
+
+    backend = config[ENGINE_SECTIONS[stage]]["backend"]
+    if backend["name"] == "vllm":
+        return int(backend.get("tensor_parallel_size", 1))
+    return int(resource(config, ENGINE_RESOURCES[stage], "gpu") or 0)
+
+
+def job_resource(config: dict, stage: str, key: str):
+    """A resource of one of a generation stage's jobs. On a local engine the job is a client: threads and
+    memory of resources.client, no GPU (its engine job has them, in the same group job), the stage's
+    runtime; otherwise (an external endpoint) the stage's rule's resources."""
+    from .config import resource
+    from .settings import ENGINE_RESOURCES
+
+    if on_engine(config, stage) and key != "runtime":
+        return 0 if key == "gpu" else resource(config, "client", key)
+    return resource(config, ENGINE_RESOURCES[stage], key)
+
+
 @dataclass(frozen=True)
 class Launch:
     """How a local engine is started: argv with a `{port}` placeholder, and where it answers /health."""
     kind: str
     argv: tuple[str, ...]
-    model: str
     name: str
     health: str = "/health"
-    env: tuple[tuple[str, str], ...] = field(default=())
 
     def key(self) -> str:
-        return stable_hash({"kind": self.kind, "argv": list(self.argv), "env": list(self.env), "scope": scope()})[:16]
+        return stable_hash({"kind": self.kind, "argv": list(self.argv), "scope": scope()})[:16]
 
     def command(self, port: int) -> list[str]:
         return [a.replace("{port}", str(port)) for a in self.argv]
@@ -103,7 +132,7 @@ def launch_for(cfg: dict, model_dir: str, name: str, threads: int = 1, gpus: int
     if kind not in LOCAL_ENGINES:
         raise SkyT1Error(f"backend {kind!r} starts no engine", f"use one of {sorted(LOCAL_ENGINES)}, or {EXTERNAL!r} for an endpoint")
     argv = LOCAL_ENGINES[kind](cfg, str(Path(model_dir).resolve()), name, threads, gpus, executable)
-    return Launch(kind=kind, argv=tuple(argv), model=str(model_dir), name=name)
+    return Launch(kind=kind, argv=tuple(argv), name=name)
 
 
 def scope() -> str:
@@ -216,6 +245,13 @@ def lease(launch: Launch, registry: Path, *, log_path: str | None = None, startu
         mine.unlink(missing_ok=True)
 
 
+def lease_for_stage(launch: Launch, backend_cfg: dict, cache_cfg: dict | None, log_path: str | None = None):
+    """`lease` with a stage's settings: the registry under its cache folder, backend.startup_timeout_s and
+    backend.idle_s."""
+    return lease(launch, default_registry(cache_cfg), log_path=log_path,
+                 startup_timeout=backend_cfg.get("startup_timeout_s", 600), idle_s=backend_cfg.get("idle_s", 120))
+
+
 def _start(launch: Launch, record_path: Path, leases: Path, log_path: str | None, startup_timeout: float,
            idle_s: float) -> Engine:
     port = free_port()
@@ -229,7 +265,7 @@ def _start(launch: Launch, record_path: Path, leases: Path, log_path: str | None
     t0 = time.time()
     # Its own session: Snakemake ending this job does not end the engine (the watchdog does, when idle).
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, env={**os.environ, **dict(launch.env)})
+                            start_new_session=True)
     out.close()
     try:
         while not healthy(url + launch.health):

@@ -92,14 +92,13 @@ def _tiny_qwen2(name: str, spec: dict, out_dir: Path) -> dict:
     """A random Qwen2 stand-in with the config's sizes (models.<name>.tiny). It carries Qwen's chat tokens and
     template, so the real chat and training templates run on it; its weights say nothing about quality.
     Keys a layered override leaves behind from the model it replaces (repo, revision) are not read."""
-    from .tiny_qwen2 import SIZES, build_tiny_qwen2
+    from .tiny_qwen2 import build_tiny_qwen2
 
     if not spec.get("stand_in_for"):
         raise SkyT1Error(f"model {name!r}: a tiny_qwen2 model must say which model it stands in for",
                          f"set models.{name}.stand_in_for (e.g. the hub id it replaces)")
-    sizes = {**SIZES, **(spec.get("tiny") or {})}
     t0 = time.time()
-    build_tiny_qwen2(out_dir, **sizes, manifest={"name": name, "source": "tiny_qwen2", "stand_in": True,
+    build_tiny_qwen2(out_dir, **(spec.get("tiny") or {}), manifest={"name": name, "source": "tiny_qwen2", "stand_in": True,
                                                  "stand_in_for": spec["stand_in_for"]})
     manifest = json.loads((out_dir / MANIFEST).read_text())
     log.info("built %s: a random Qwen2 stand-in for %s (%d parameters, %.1f s)", name, spec["stand_in_for"],

@@ -50,8 +50,10 @@ RULE_MODULES = {
 }
 
 
-# engine job's {stage} wildcard -> the config section whose backend it runs
+# An engine job's {stage} wildcard -> the config section whose backend it runs, and the resources section
+# of the machine it needs (the stage's rule's).
 ENGINE_SECTIONS = {"sample": "sample", "rewrite": "rewrite", "eval": "eval"}
+ENGINE_RESOURCES = {"sample": "sample", "rewrite": "rewrite", "eval": "evaluate"}
 
 
 def _model_name_for_eval(config: dict, label: str) -> str:

@@ -77,9 +77,6 @@ def build_model(tokenizer, layers: int = 2, hidden: int = 64, heads: int = 4, kv
     return Qwen2ForCausalLM(config)
 
 
-SIZES = {"layers": 2, "hidden": 64, "heads": 4, "kv_heads": 2, "intermediate": 128, "vocab_size": 400, "seed": 0}
-
-
 def build_tiny_qwen2(out_dir: str | Path, *, layers: int = 2, hidden: int = 64, heads: int = 4, kv_heads: int = 2,
                      intermediate: int = 128, vocab_size: int = 400, seed: int = 0, manifest: dict | None = None) -> Path:
     """Write a loadable model folder (config, safetensors, tokenizer files) to out_dir atomically.

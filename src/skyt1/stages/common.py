@@ -64,9 +64,7 @@ def backend_factory(backend_cfg: dict, model, model_name: str, threads: int, gpu
                                     gpus=m.get("gpus", gpus), executable=m.get("executable"))
         stack = ExitStack()
         try:
-            engine = stack.enter_context(engines.lease(
-                launch, engines.default_registry(cache_cfg), log_path=log_path,
-                startup_timeout=backend_cfg.get("startup_timeout_s", 600), idle_s=backend_cfg.get("idle_s", 120)))
+            engine = stack.enter_context(engines.lease_for_stage(launch, backend_cfg, cache_cfg, log_path))
             if seen is not None:
                 seen.update(kind=kind, reused=engine.reused, load_seconds=engine.load_seconds, log=engine.log)
             # Requests in flight above the engine's batch, so its continuous batching stays full.

@@ -23,8 +23,7 @@ def run(model_dir: str, out_path: str, *, stage: str, cfg: dict, model_name: str
         cache_cfg: dict | None = None, log_path: str | None = None) -> None:
     backend = cfg["backend"]
     launch = engines.launch_for(backend, model_dir, model_name, threads=threads, gpus=gpus)
-    with engines.lease(launch, engines.default_registry(cache_cfg), log_path=log_path,
-                       startup_timeout=backend.get("startup_timeout_s", 600), idle_s=backend.get("idle_s", 120)) as eng:
+    with engines.lease_for_stage(launch, backend, cache_cfg, log_path) as eng:
         pass  # the lease ends here; the engine stays up for idle_s, for the stage's jobs to lease
     write_json(out_path, {
         "stage": stage, "model_name": model_name, "kind": backend["name"], "model": identity(model_dir),
