@@ -21,6 +21,7 @@ from pathlib import Path
 from .config import resource
 from .engines import engine_gpus, on_engine
 from .io import write_text
+from .settings import ENGINE_RESOURCES
 
 # The Sky-T1-32B-Preview post: "The model training finishes in 19 hours on 8 H100 with DeepSpeed
 # Zero-3 offload (~ $450 according to Lambda Cloud pricing)."
@@ -86,9 +87,11 @@ def ledger(config: dict, workdir: str | Path = ".") -> list[dict]:
         r["jobs"] += 1
         r["wall_hours"] += b["s"] / 3600
         r["cpu_hours"] += b["cpu_time"] / 3600
-        gpus = _declared(config, stage, "gpu")
+        declared = stage
         if folder == "engines" and len(path.relative_to(bench_root).parts) > 2:  # benchmarks/engines/<stage>/
-            gpus = engine_gpus(config, path.relative_to(bench_root).parts[1])
+            # the ledger's config holds resources, not backends: the engine's GPUs are its stage's resources
+            declared = ENGINE_RESOURCES.get(path.relative_to(bench_root).parts[1], stage)
+        gpus = _declared(config, declared, "gpu")
         r["gpu_hours"] += b["s"] / 3600 * gpus
     for stage, stats in _generation_stats(workdir / "results"):
         r = row(stage)
