@@ -59,6 +59,8 @@ def test_modes_are_what_they_claim(mode, request):
         assert res["uid"] != 0 and res["info"]["cgroup_cpu"] is False  # no cgroup: /proc sampling holds
     else:
         assert res["uid"] == 0
+        import skyt1.sandbox as sb
+        assert res["info"]["cgroup_cpu"] is ("cpuacct" in sb._v1_mounts())  # the exact CPU counter where mounted
 
 
 @pytest.mark.parametrize("family", sorted(driver.FAMILIES))

@@ -50,7 +50,7 @@ _COUNTER = itertools.count()
 # Deadlines the host keeps on its own, whatever the worker says: a reply later than wall_s + HOST_SLACK_S
 # after the job was sent is a time-limit failure; with none by wall_s + HOST_GRACE_S the sandbox is thrown
 # away (the worker kills a test at wall_s and answers within milliseconds; the rest is for a loaded machine).
-HOST_SLACK_S = 0.5
+HOST_SLACK_S = 1.0
 HOST_GRACE_S = 2.0
 
 
