@@ -2,13 +2,20 @@
 
 Layout of one sandbox (one per submission, thrown away afterwards):
 
-    host (this process)
-      `-- sh: joins a fresh cgroup (pids.max, memory limit)           [only when running as root]
+    host (this process; every write to and read from the worker is bound by a deadline kept here)
+      `-- sh: joins a fresh cgroup (pids.max, memory limit, cpuacct)  [only when running as root]
             `-- setpriv: drops to uid/gid 65534, no groups, no caps   [only when running as root]
                   `-- bwrap: new user/pid/net/ipc/uts/cgroup namespaces, read-only /usr, tmpfs /tmp
-                        `-- /usr/bin/python3 -I -S -c <worker.py>  (the warm worker)
-                              `-- one forked child per test: own process group, rlimits (CPU, address
-                                  space, file size, processes), stdin from a memfd, capped output pipes
+                        `-- /usr/bin/python3 -I -S -c <worker.py>  (the warm worker; CAP_SYS_ADMIN in the
+                            |                                     sandbox's user namespace only)
+                            `-- C, per test: makes a fresh pid namespace, waits for P, ends as P ended
+                                  `-- P: pid 1 of that namespace, own mount namespace and /proc, no caps,
+                                      no_new_privs, seccomp denylist, rlimits, stdin from a memfd, capped
+                                      output pipes; the program runs here and sees only its own processes
+
+The worker holds the pipes to the host; the program can neither name it (other pid namespace) nor open
+its descriptors (its /proc shows only its own namespace), root or not. CPU and memory are counted over all
+of a test's processes (docs/sandbox.md).
 
 stdin/stdout and call-based tests: the host decides, from the program's stdout or from its return value
 decoded here as plain data (plain.py). Assertion tests (HumanEval, MBPP): TWO such sandboxes, the
@@ -449,6 +456,11 @@ class Session:
             raise SkyT1Error("the sandbox cannot give each test its own pid namespace, so a program could reach "
                              "its worker", "use bubblewrap >= 0.5 run with user namespaces allowed (sysctl "
                              "user.max_user_namespaces > 0); code is never run without that boundary")
+        if hello and hello.get("ready") and not iso.get("seccomp") and not (self.cgroup and self.cgroup.dirs):
+            self.close()  # without a cgroup, memfds and SysV segments (which no rlimit counts) must be refused
+            raise SkyT1Error(f"no memory cgroup and no seccomp filter for this CPU ({os.uname().machine}), so "
+                             "memory outside every rlimit could not be bounded",
+                             "run as root with cgroup v1 pids+memory mounted, or on x86_64/aarch64")
         if not hello or not hello.get("ready"):
             err = self._stderr.decode("utf-8", "replace").strip().splitlines()
             self.close()
