@@ -184,7 +184,7 @@ FAMILIES = {
     "forked_helpers_fresh_cpu_limit": (FORK_FRESH_CPU, {"cpu_timeout", "wall_timeout"}, LIMITS.with_(wall_s=8)),
     "autoreaped_helpers_fresh_cpu_limit": (FORK_AUTOREAPED_CPU, {"cpu_timeout", "wall_timeout"},
                                            LIMITS.with_(wall_s=8)),
-    "memory_in_three_processes": (MEMORY_PROCESSES, {"memory", "signal", "error"}, LIMITS),
+    "memory_in_three_processes": (MEMORY_PROCESSES, {"memory", "signal", "error"}, LIMITS.with_(wall_s=8)),
     "memfd_not_counted_by_rlimits": (MEMFD, {"error"}, LIMITS),
     "sysv_shm_not_counted_by_rlimits": (SYSV_SHM, {"error"}, LIMITS),
     "grandchild_answers_after_exit": (LATE_GRANDCHILD, {"ok"}, LIMITS),
