@@ -175,6 +175,13 @@ for pid in [int(p) for p in os.listdir('/proc') if p.isdigit()] + [-1, 0, 1, 2]:
 print('ok')                                     # still alive: pid 1 of its namespace ignores its own kills
 """
 
+FAKE_ISOLATION_FAILURE = r"""
+import os, sys
+sys.stderr.write('skyt1-isolation: unshare failed\n')    # what the sandbox itself would say...
+sys.stderr.flush()
+os._exit(121)                                   # ...hoping the host stops the whole stage
+"""
+
 # name -> (program, statuses a contained run may end with, limits); "pass" in the statuses: the run may
 # pass (the attack had no effect), but the same sandbox must still answer a next, honest test
 FAMILIES = {
@@ -189,6 +196,7 @@ FAMILIES = {
     "sysv_shm_not_counted_by_rlimits": (SYSV_SHM, {"error"}, LIMITS),
     "grandchild_answers_after_exit": (LATE_GRANDCHILD, {"ok"}, LIMITS),
     "signal_everything_visible": (SIGNAL_EVERYTHING, {"ok", "pass"}, LIMITS),
+    "fake_isolation_failure_to_stop_the_stage": (FAKE_ISOLATION_FAILURE, {"error"}, LIMITS),
 }
 
 

@@ -144,7 +144,7 @@ def _isolation_setup():
     return {"pidns": bool(caps & (1 << 21)), "seccomp": prog is not None}
 
 
-def _fork_isolated():
+def _fork_isolated(err_fd):
     """fork() twice: the worker's child C makes a fresh pid namespace and forks the test's process P into
     it as its pid 1; C waits for P and ends as P ended (its exit code, or the same signal), so the worker
     sees C as it would see P. C holds nothing but P; P dies with C (parent-death signal). In P returns 0,
@@ -158,7 +158,7 @@ def _fork_isolated():
             raise OSError(_ISO["ctypes"].get_errno(), "unshare(CLONE_NEWPID)")
         child = os.fork()
     except BaseException as e:
-        os.write(2, f"skyt1-isolation: {e}\n".encode())
+        os.write(err_fd, f"skyt1-isolation: {e}\n".encode())
         os._exit(121)
     if child == 0:
         libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG = SIGKILL
@@ -475,9 +475,10 @@ def _finish_threads(job):
             pass
 
 
-def _child(job, code, fds):
+def _child(job, code, fds, ack_w):
     """In the forked child (pid 1 of its own pid namespace): become the program (or the checker). Never
-    returns."""
+    returns. `ack_w`: written and closed once the isolation holds, before any program code runs, so the
+    program can neither forge nor withhold it."""
     status = 1
     try:
         try:
@@ -485,6 +486,8 @@ def _child(job, code, fds):
         except BaseException as e:
             os.write(fds[2], f"skyt1-isolation: {e}\n".encode())
             os._exit(121)
+        os.write(ack_w, b"1")
+        os.close(ack_w)
         os.setpgid(0, 0)
         for sig in (signal.SIGPIPE, signal.SIGXCPU, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
@@ -603,13 +606,14 @@ def _run(job, code):
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     res_r, res_w = os.pipe()
+    ack_r, ack_w = os.pipe()
     usage = _Usage()
     start = time.monotonic()
-    pid = _fork_isolated()
+    pid = _fork_isolated(err_w)
     if pid == 0:
-        os.close(out_r), os.close(err_r), os.close(res_r)
-        _child(job, code, (stdin_fd, out_w, err_w, res_w, *links))
-    for fd in (stdin_fd, out_w, err_w, res_w, *links):
+        os.close(out_r), os.close(err_r), os.close(res_r), os.close(ack_r)
+        _child(job, code, (stdin_fd, out_w, err_w, res_w, *links), ack_w)
+    for fd in (stdin_fd, out_w, err_w, res_w, ack_w, *links):
         os.close(fd)
     if links:  # only the child holds the link now: when it ends, the other side reads end of file
         _LINKS.clear()
@@ -687,6 +691,12 @@ def _run(job, code):
                 kill_all()
                 deadline = min(deadline, time.monotonic() + 1.0)
     wall = time.monotonic() - start
+    os.set_blocking(ack_r, False)
+    try:
+        isolated = os.read(ack_r, 1) == b"1"
+    except BlockingIOError:
+        isolated = False
+    os.close(ack_r)
     os.close(pidfd)
     for fd in (out_r, err_r, res_r):
         os.close(fd)
@@ -699,7 +709,7 @@ def _run(job, code):
     cpu_used = max(rusage.ru_utime + rusage.ru_stime if rusage else 0.0, usage.cpu)
     reply = {"stdout": bufs[out_r].decode("utf-8", "replace"), "stderr": bufs[err_r].decode("utf-8", "replace"),
              "exit_code": exit_code, "wall": round(wall, 4), "cpu": round(cpu_used, 4), "status": "ok"}
-    if exit_code == 121 and reply["stderr"].startswith("skyt1-isolation:"):
+    if not isolated and verdict is None:  # the program never ran (a killed test may not have got so far)
         reply["status"] = "isolation_failed"
         return reply
     if verdict:
