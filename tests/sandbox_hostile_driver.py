@@ -250,6 +250,24 @@ def host_write_deadline() -> dict:
             "elapsed": round(elapsed, 2), "limit": LIMITS.wall_s}
 
 
+def asserts_path(name: str, program: str, limits: Limits) -> dict:
+    """The same attack as the program side of an assertion test (program and checks in two sandboxes): the
+    program's printed words become the value its function returns, the checks want "ok"."""
+    from skyt1.sandbox import judge_asserts
+    wrapped = ("import contextlib as _c, io as _io\n_buf = _io.StringIO()\nwith _c.redirect_stdout(_buf):\n"
+               f"    exec({program!r}, {{'__name__': '__main__'}})\n"
+               "def solve():\n    return _buf.getvalue().strip()\n")
+    sandbox = Sandbox(limits, spares=0)
+    t = time.monotonic()
+    r = judge_asserts(sandbox, wrapped, "assert solve() == 'ok'\n", entry_point="solve")
+    return {"status": r.status, "passed": r.ok and r.result == "pass", "kind": r.extra.get("kind"),
+            "elapsed": round(time.monotonic() - t, 2)}
+
+
+ASSERT_FAMILIES = ("stop_worker_then_answer_late", "ptrace_or_signal_worker", "forge_frames_via_proc_fd",
+                   "forked_helpers_fresh_cpu_limit", "memfd_not_counted_by_rlimits")
+
+
 def run_all() -> dict:
     out = {"uid": os.geteuid(), "families": {}}
     for name, (program, _allowed, limits) in FAMILIES.items():
@@ -268,6 +286,8 @@ def run_all() -> dict:
         out["families"][name] = {"load": err, "status": r.status, "stdout": r.stdout[:200],
                                  "stderr": r.stderr[-300:], "passed": r.ok and r.stdout.strip() == "ok",
                                  "elapsed": round(elapsed, 2), "cpu": r.cpu, "next": after}
+    out["asserts"] = {name: asserts_path(name, FAMILIES[name][0], FAMILIES[name][2]) for name in ASSERT_FAMILIES}
+    out["asserts_control"] = asserts_path("control", "print(input() if False else 'ok')", LIMITS)  # must pass
     out["host_write_deadline"] = host_write_deadline()
     return out
 

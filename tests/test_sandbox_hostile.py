@@ -79,6 +79,19 @@ def test_family_is_contained(mode, family, request):
 
 
 @pytest.mark.parametrize("mode", ["root", "unprivileged"])
+def test_families_in_the_two_sandbox_path(mode, request):
+    """The same attacks as the program side of an assertion test: none passes, and an honest program
+    through the same wrapper does (so the failures are the attacks', not the wrapper's)."""
+    res = request.getfixturevalue(f"{mode}_mode")
+    assert res["asserts_control"]["passed"], res["asserts_control"]
+    expected = {"stop_worker_then_answer_late": {"wall_timeout"}, "forked_helpers_fresh_cpu_limit":
+                {"cpu_timeout", "wall_timeout"}}
+    for name, r in res["asserts"].items():
+        assert not r["passed"], (name, r)
+        assert r["status"] in expected.get(name, {"check_failed"}), (name, r)
+
+
+@pytest.mark.parametrize("mode", ["root", "unprivileged"])
 def test_host_never_blocks_on_a_stopped_worker(mode, request):
     """After a large first reply the worker is stopped; the host's next write (1 MiB, over a pipe's 64 KiB)
     must give up at the host's deadline and score a time limit, not hang."""
