@@ -268,6 +268,29 @@ ASSERT_FAMILIES = ("stop_worker_then_answer_late", "ptrace_or_signal_worker", "f
                    "forked_helpers_fresh_cpu_limit", "memfd_not_counted_by_rlimits")
 
 
+def stopped_during_a_test() -> dict:
+    """The stop the issue describes, done from outside (a program can no longer reach its worker): the
+    worker is stopped while the program runs and resumed after the wall limit, with the answer waiting in
+    its pipe. A worker held past the deadline cannot tell when output came, so this must count as a
+    time-limit failure (the worker checks its deadline before anything else; the host keeps its own)."""
+    import threading
+    sandbox = Sandbox(LIMITS, spares=0)
+    with sandbox.session() as s:
+        s.load("import time\ntime.sleep(0.3)\nprint(input())\n")
+        worker = _worker_pid(s)
+
+        def stop_and_resume():
+            time.sleep(0.1)
+            os.kill(worker, signal.SIGSTOP)
+            time.sleep(LIMITS.wall_s + 0.5)
+            os.kill(worker, signal.SIGCONT)
+        t = threading.Thread(target=stop_and_resume)
+        t.start()
+        r = s.run("stdio", "ok\n")
+        t.join()
+    return {"status": r.status, "stdout": r.stdout[:40], "why": r.extra.get("why")}
+
+
 def run_all() -> dict:
     out = {"uid": os.geteuid(), "families": {}}
     for name, (program, _allowed, limits) in FAMILIES.items():
@@ -289,6 +312,7 @@ def run_all() -> dict:
     out["asserts"] = {name: asserts_path(name, FAMILIES[name][0], FAMILIES[name][2]) for name in ASSERT_FAMILIES}
     out["asserts_control"] = asserts_path("control", "print(input() if False else 'ok')", LIMITS)  # must pass
     out["host_write_deadline"] = host_write_deadline()
+    out["stopped_during_a_test"] = stopped_during_a_test()
     return out
 
 

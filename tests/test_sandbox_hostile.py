@@ -102,6 +102,16 @@ def test_host_never_blocks_on_a_stopped_worker(mode, request):
 
 
 @pytest.mark.parametrize("mode", ["root", "unprivileged"])
+def test_a_worker_stopped_past_the_deadline_cannot_report_ok(mode, request):
+    """The worker is stopped while the program runs and resumed after the wall limit, the right answer
+    waiting in its pipe: a time-limit failure, not ok. (The exact shape the issue found, a grandchild
+    answering during the exit grace while the worker is stopped, cannot happen any more: the grandchild
+    dies with the program's pid namespace and the deadline is checked first.)"""
+    res = request.getfixturevalue(f"{mode}_mode")["stopped_during_a_test"]
+    assert res["status"] == "wall_timeout", res
+
+
+@pytest.mark.parametrize("mode", ["root", "unprivileged"])
 def test_cpu_limit_is_counted_across_processes(mode, request):
     """Where the machine gives the helpers their CPU in time, the verdict is the CPU limit, near 1 s of CPU."""
     fams = request.getfixturevalue(f"{mode}_mode")["families"]
