@@ -209,7 +209,8 @@ CORPUS = {
                            ("wrong answer",)),
     # -- the checker's sandbox is out of reach
     "kill_everything_it_can_see": (he(13), "import os\ndef greatest_common_divisor(a, b):\n    os.kill(-1, 9)\n",
-                                   ("program ended", "sandbox worker died", "wrong answer")),
+                                   # in its own pid namespace there is nothing else to kill: ESRCH
+                                   ("program ended", "sandbox worker died", "wrong answer", "runtime error")),
     "sleep_until_the_checker_gives_up": (he(13), "import time\ndef greatest_common_divisor(a, b):\n"
                                          "    time.sleep(60)\n", ("time limit",)),
 }

@@ -2,13 +2,20 @@
 
 Layout of one sandbox (one per submission, thrown away afterwards):
 
-    host (this process)
-      `-- sh: joins a fresh cgroup (pids.max, memory limit)           [only when running as root]
+    host (this process; every write to and read from the worker is bound by a deadline kept here)
+      `-- sh: joins a fresh cgroup (pids.max, memory limit, cpuacct)  [only when running as root]
             `-- setpriv: drops to uid/gid 65534, no groups, no caps   [only when running as root]
                   `-- bwrap: new user/pid/net/ipc/uts/cgroup namespaces, read-only /usr, tmpfs /tmp
-                        `-- /usr/bin/python3 -I -S -c <worker.py>  (the warm worker)
-                              `-- one forked child per test: own process group, rlimits (CPU, address
-                                  space, file size, processes), stdin from a memfd, capped output pipes
+                        `-- /usr/bin/python3 -I -S -c <worker.py>  (the warm worker; CAP_SYS_ADMIN in the
+                            |                                     sandbox's user namespace only)
+                            `-- C, per test: makes a fresh pid namespace, waits for P, ends as P ended
+                                  `-- P: pid 1 of that namespace, own mount namespace and /proc, no caps,
+                                      no_new_privs, seccomp denylist, rlimits, stdin from a memfd, capped
+                                      output pipes; the program runs here and sees only its own processes
+
+The worker holds the pipes to the host; the program can neither name it (other pid namespace) nor open
+its descriptors (its /proc shows only its own namespace), root or not. CPU and memory are counted over all
+of a test's processes (docs/sandbox.md).
 
 stdin/stdout and call-based tests: the host decides, from the program's stdout or from its return value
 decoded here as plain data (plain.py). Assertion tests (HumanEval, MBPP): TWO such sandboxes, the
@@ -27,6 +34,7 @@ import json
 import marshal
 import os
 import queue
+import select
 import selectors
 import shutil
 import signal
@@ -46,6 +54,11 @@ SANDBOX_PYTHON = "/usr/bin/python3"
 _WORKER_SRC = (f"_PLAIN_SRC = {Path(__file__).with_name('plain.py').read_text()!r}\n"
                + Path(__file__).with_name("worker.py").read_text())
 _COUNTER = itertools.count()
+# Deadlines the host keeps on its own, whatever the worker says: a reply later than wall_s + HOST_SLACK_S
+# after the job was sent is a time-limit failure; with none by wall_s + HOST_GRACE_S the sandbox is thrown
+# away (the worker kills a test at wall_s and answers within milliseconds; the rest is for a loaded machine).
+HOST_SLACK_S = 1.0
+HOST_GRACE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,12 @@ class Limits:
     scratch_mb: int = 64           # size of the writable tmpfs /tmp
     uid: int = 65534               # the unprivileged uid the sandbox runs as, when started by root
     startup_s: float = 10.0        # how long the worker may take to start
+    # how the program runs (an evaluator profile sets these; the defaults are the judge's own behaviour)
+    preamble: str = ""             # code run before the program, in its globals (e.g. an official harness's imports)
+    recursion_limit: int = 10000   # sys.setrecursionlimit in the program's process
+    int_max_str_digits: int | None = None  # sys.set_int_max_str_digits (None: Python's default, 4300)
+    system_exit_ok: bool = False   # stdin/stdout: any SystemExit ends the program normally (exit status 0)
+    wait_threads: bool = False     # wait (within wall_s) for non-daemon threads before the program's process ends
 
     @classmethod
     def from_config(cls, cfg: dict | None) -> "Limits":
@@ -70,6 +89,12 @@ class Limits:
                              f"use only {', '.join(cls.__dataclass_fields__)}")
         return cls(**cfg)
 
+    def __post_init__(self):
+        if self.wall_s <= 0 or self.cpu_s <= 0 or self.recursion_limit < 100:
+            raise SkyT1Error(f"sandbox limits out of range (wall_s={self.wall_s}, cpu_s={self.cpu_s}, "
+                             f"recursion_limit={self.recursion_limit})",
+                             "use positive time limits and a recursion limit of at least 100")
+
     def with_(self, **kw) -> "Limits":
         return replace(self, **kw)
 
@@ -77,7 +102,7 @@ class Limits:
 @dataclass
 class RunResult:
     """What one test run did. status: ok | error | memory | cpu_timeout | wall_timeout | output_limit | signal |
-    no_result | worker_died | load_error."""
+    no_result | worker_died | load_error (| not_plain, check_failed: call and assertion tests)."""
     status: str
     stdout: str = ""
     stderr: str = ""
@@ -119,7 +144,7 @@ def _v1_mounts() -> dict[str, str]:
             for line in f:
                 parts = line.split()
                 if len(parts) >= 4 and parts[2] == "cgroup":
-                    for ctl in ("pids", "memory"):
+                    for ctl in ("pids", "memory", "cpuacct"):
                         if ctl in parts[3].split(","):
                             mounts[ctl] = parts[1]
     except OSError:
@@ -137,19 +162,26 @@ def _own_cgroup(ctl: str) -> str:
 
 
 class _Cgroup:
-    """A per-sandbox cgroup (v1 pids + memory) under this process's own cgroups; None-like if unavailable."""
+    """A per-sandbox cgroup (v1 pids + memory, and cpuacct where mounted: the worker reads its counter to
+    hold the CPU limit across every process of a test) under this process's own cgroups; None-like if
+    unavailable (not root, or no v1 pids and memory controllers)."""
 
     def __init__(self, limits: Limits):
         self.dirs: list[str] = []
+        self.cpu_usage = None
         if os.geteuid() != 0:
             return
         name = f"skyt1-sandbox-{os.getpid()}-{next(_COUNTER)}"
         mounts = _v1_mounts()
-        if set(mounts) != {"pids", "memory"}:
+        if not {"pids", "memory"} <= set(mounts):
             return
+        self.cpu_usage: str | None = None
         try:
             for ctl, settings in (("pids", {"pids.max": str(limits.nproc)}),
-                                  ("memory", {"memory.limit_in_bytes": str((limits.memory_mb + 256) << 20)})):
+                                  ("memory", {"memory.limit_in_bytes": str((limits.memory_mb + 256) << 20)}),
+                                  ("cpuacct", {})):
+                if ctl not in mounts:
+                    continue
                 d = os.path.join(mounts[ctl] + _own_cgroup(ctl), name)
                 os.mkdir(d)
                 self.dirs.append(d)
@@ -162,9 +194,12 @@ class _Cgroup:
                             f.write(str((limits.memory_mb + 256) << 20))
                     except OSError:
                         pass
+                if ctl == "cpuacct":
+                    self.cpu_usage = os.path.join(d, "cpuacct.usage")
         except OSError:
             self.remove()
             self.dirs = []
+            self.cpu_usage = None
 
     @property
     def procs_files(self) -> list[str]:
@@ -327,8 +362,10 @@ class Sandbox:
 
     def bwrap_argv(self) -> list[str]:
         lim = self.limits
+        # CAP_SYS_ADMIN in the sandbox's own user namespace, for the worker alone: it puts each test in a pid
+        # and mount namespace of its own; the test's process drops every capability first (worker.py)
         argv = [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
-                "--new-session", "--clearenv",
+                "--new-session", "--clearenv", "--cap-add", "CAP_SYS_ADMIN",
                 "--ro-bind", "/usr", "/usr"]
         for name in ("bin", "lib", "lib64", "sbin"):
             p = f"/{name}"
@@ -345,7 +382,8 @@ class Sandbox:
                  "--chdir", "/tmp",
                  "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp",
                  "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONIOENCODING", "utf-8",
-                 "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "PYTHONHASHSEED", "0"]
+                 "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "PYTHONHASHSEED", "0",
+                 "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1"]
         return argv
 
     def launcher_argv(self, cgroup: _Cgroup, inner: list[str]) -> list[str]:
@@ -394,12 +432,15 @@ class Session:
     def spawn(self) -> None:
         """Start the sandbox's processes without waiting for them (so two sandboxes can start at once)."""
         self.cgroup = _Cgroup(self.limits)
-        inner = self.sandbox.bwrap_argv() + ["--", SANDBOX_PYTHON, "-I", "-S", "-c", _WORKER_SRC, *map(str, self.links)]
+        binds = ["--ro-bind", self.cgroup.cpu_usage, "/.skyt1/cpuacct.usage"] if self.cgroup.cpu_usage else []
+        inner = self.sandbox.bwrap_argv() + binds + ["--", SANDBOX_PYTHON, "-I", "-S", "-c", _WORKER_SRC,
+                                                     *map(str, self.links)]
         argv = self.sandbox.launcher_argv(self.cgroup, inner)
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          env={"PATH": "/usr/bin:/bin"}, start_new_session=True, close_fds=True,
                                          pass_fds=self.links, cwd="/")
+            os.set_blocking(self.proc.stdin.fileno(), False)  # every write is deadline-bound (_send)
         except OSError as e:
             self.close()
             raise SkyT1Error(f"the sandbox could not start: {e}", "apt-get install bubblewrap util-linux") from e
@@ -407,8 +448,19 @@ class Session:
     def handshake(self) -> None:
         try:
             hello = self._recv(time.monotonic() + self.limits.startup_s)
-        except WorkerDied:
+        except (WorkerDied, TimeoutError):
             hello = None
+        iso = hello.get("isolation") if isinstance(hello, dict) else None
+        if hello and hello.get("ready") and not (isinstance(iso, dict) and iso.get("pidns")):
+            self.close()
+            raise SkyT1Error("the sandbox cannot give each test its own pid namespace, so a program could reach "
+                             "its worker", "use bubblewrap >= 0.5 run with user namespaces allowed (sysctl "
+                             "user.max_user_namespaces > 0); code is never run without that boundary")
+        if hello and hello.get("ready") and not iso.get("seccomp") and not (self.cgroup and self.cgroup.dirs):
+            self.close()  # without a cgroup, memfds and SysV segments (which no rlimit counts) must be refused
+            raise SkyT1Error(f"no memory cgroup and no seccomp filter for this CPU ({os.uname().machine}), so "
+                             "memory outside every rlimit could not be bounded",
+                             "run as root with cgroup v1 pids+memory mounted, or on x86_64/aarch64")
         if not hello or not hello.get("ready"):
             err = self._stderr.decode("utf-8", "replace").strip().splitlines()
             self.close()
@@ -442,12 +494,28 @@ class Session:
         self.dead = True
 
     # -- protocol
-    def _send(self, obj: dict) -> None:
+    def _send(self, obj: dict, deadline: float | None = None) -> None:
+        """Write one frame, never blocking past `deadline`: the worker may be stopped or stuck, and a pipe
+        holds only 64 KiB. TimeoutError when it does not take the frame in time."""
         data = marshal.dumps(obj)  # plain dicts from the host: marshal is safe this way and the worker needs no json
+        view = memoryview(struct.pack(">I", len(data)) + data)
+        deadline = time.monotonic() + self.limits.startup_s if deadline is None else deadline
         try:
-            self.proc.stdin.write(struct.pack(">I", len(data)) + data)
-            self.proc.stdin.flush()
+            fd = self.proc.stdin.fileno()
+            while view:
+                try:
+                    view = view[os.write(fd, view):]
+                    continue
+                except BlockingIOError:
+                    pass
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.dead = True
+                    raise TimeoutError("the sandbox worker did not take its input in time")
+                select.select([], [fd], [], remaining)
         except (BrokenPipeError, OSError, ValueError, AttributeError) as e:
+            if isinstance(e, TimeoutError):
+                raise
             self.dead = True
             raise WorkerDied("the sandbox worker is gone") from e
 
@@ -494,24 +562,37 @@ class Session:
     def _call(self, msg: dict, timeout: float) -> dict:
         if self.dead or self.proc is None:
             raise WorkerDied("the sandbox worker is gone")
-        self._send(msg)
-        return self._recv(time.monotonic() + timeout)
+        deadline = time.monotonic() + timeout
+        self._send(msg, deadline)
+        return self._recv(deadline)
 
     # -- API
     def load(self, code: str) -> str | None:
         """Compile the program in the sandbox; returns None, or the compile error."""
-        reply = self._call({"op": "load", "code": code}, timeout=self.limits.startup_s)
+        try:
+            reply = self._call({"op": "load", "code": code}, timeout=self.limits.startup_s)
+        except TimeoutError as e:
+            self.close()
+            raise WorkerDied(str(e)) from e
         return None if reply.get("ok") else str(reply.get("error") or "compile failed")
 
     def _job(self, mode: str, lim: Limits, **kw) -> dict:
         return {"op": "run", "mode": mode, "cpu_s": lim.cpu_s, "wall_s": lim.wall_s,
                 "memory_bytes": lim.memory_mb << 20, "output_bytes": lim.output_bytes,
-                "file_bytes": lim.file_mb << 20, "nproc": lim.nproc, **kw}
+                "file_bytes": lim.file_mb << 20, "nproc": lim.nproc, "preamble": lim.preamble,
+                "recursion_limit": lim.recursion_limit, "int_max_str_digits": lim.int_max_str_digits,
+                "system_exit_ok": lim.system_exit_ok, "wait_threads": lim.wait_threads, **kw}
 
-    def _reply(self, timeout: float) -> RunResult:
+    def _reply(self, timeout: float, started: float | None = None, wall_s: float | None = None) -> RunResult:
+        """The worker's reply, read by a deadline kept HERE: a worker that does not answer in time (stopped,
+        stuck) is a time-limit failure and its sandbox is thrown away; a reply that comes later than the
+        test's wall limit allows is a time-limit failure whatever it says."""
         try:
             reply = self._recv(time.monotonic() + timeout)
-        except (WorkerDied, TimeoutError) as e:
+        except TimeoutError as e:
+            self.close()
+            return RunResult("wall_timeout", extra={"why": f"{e} (deadline kept by the host)"})
+        except WorkerDied as e:
             self.close()
             return RunResult("worker_died", extra={"why": str(e)})
         if not isinstance(reply, dict):
@@ -522,6 +603,17 @@ class Session:
                       wall=reply.get("wall"), cpu=reply.get("cpu"))
         if isinstance(reply.get("result_text"), str):
             r.extra["result_text"] = reply["result_text"]
+        if r.status == "isolation_failed":
+            self.close()
+            raise SkyT1Error(f"the sandbox could not isolate a test from its worker ({r.stderr.strip()[:300]})",
+                             "use bubblewrap >= 0.5 with user namespaces allowed; code is never run without it")
+        if r.status == "preamble_error":
+            self.close()
+            raise SkyT1Error(f"the evaluator preamble does not run: {r.stderr.strip()[:300]}",
+                             "fix the profile's preamble (it runs in the sandbox's system Python)")
+        if started is not None and wall_s is not None and time.monotonic() - started > wall_s + HOST_SLACK_S:
+            r.status = "wall_timeout"  # the worker was held up past the deadline: its verdict does not count
+            r.extra["why"] = "the reply came after the wall limit (deadline kept by the host)"
         return r
 
     def run(self, mode: str = "stdio", stdin: str = "", *, fn_name: str | None = None, args: list | None = None,
@@ -536,12 +628,17 @@ class Session:
         return r
 
     def _reply_to(self, job: dict, lim: Limits) -> RunResult:
+        started = time.monotonic()
+        deadline = started + lim.wall_s + HOST_GRACE_S
         try:
-            self._send(job)
+            self._send(job, deadline)
+        except TimeoutError as e:
+            self.close()
+            return RunResult("wall_timeout", extra={"why": f"{e} (deadline kept by the host)"})
         except WorkerDied as e:
             self.close()
             return RunResult("worker_died", extra={"why": str(e)})
-        return self._reply(lim.wall_s + 5.0)
+        return self._reply(max(0.0, deadline - time.monotonic()), started, lim.wall_s)
 
 
 def _decode_call_result(r: RunResult) -> None:
@@ -627,8 +724,8 @@ def judge_asserts(sandbox: Sandbox, program: str, test: str, *, starter: str = "
         if err:
             raise SkyT1Error(f"the tests themselves do not compile: {err}", "check the record's `test` code")
         try:
-            prog._send(prog._job("serve", lim))
-        except WorkerDied as e:
+            prog._send(prog._job("serve", lim), time.monotonic() + lim.wall_s + HOST_GRACE_S)
+        except (WorkerDied, TimeoutError) as e:
             return RunResult("worker_died", extra={"why": str(e)})
         r = chk._reply_to(chk._job("check", lim, entry_point=entry_point, call_check=call_check), lim)
         if r.status == "worker_died":

@@ -91,6 +91,176 @@ def _no_dump():
         pass
 
 
+# ------------------------------------------------------------------ isolation of one test from the worker
+# Each test's program runs as pid 1 of its OWN pid namespace, with its own mount namespace and a fresh
+# /proc: it cannot name (signal, stop, ptrace, open /proc/<pid>/fd of) the worker or bwrap's pid 1, which
+# hold the pipes to the host; and when it exits, the kernel kills every process it left in that
+# namespace. The worker gets CAP_SYS_ADMIN in the sandbox's user namespace (bwrap --cap-add) for this
+# only; the child drops every capability and sets no_new_privs before any program code runs.
+CLONE_NEWNS, CLONE_NEWPID = 0x00020000, 0x20000000
+_ISO = {}  # libc, ctypes, the seccomp program; filled by _isolation_setup()
+
+# syscalls a program gets EPERM for: memory that no rlimit counts (memfd_create, memfd_secret, SysV shm
+# segments), reaching other processes (ptrace, process_vm_*), and kernel interfaces a judged program never
+# needs (perf_event_open, bpf, userfaultfd, io_uring_setup, the key rings)
+_DENY = {
+    "x86_64": (0xC000003E, (319, 447, 29, 101, 310, 311, 298, 321, 323, 425, 248, 249, 250)),
+    "aarch64": (0xC00000B7, (279, 447, 194, 117, 270, 271, 241, 280, 282, 425, 217, 218, 219)),
+}
+
+
+def _seccomp_program(machine):
+    if machine not in _DENY:
+        return None
+    arch, nrs = _DENY[machine]
+    ins = [(0x20, 0, 0, 4),                      # A = arch
+           (0x15, 1, 0, arch),                   # arch ok: skip the kill
+           (0x06, 0, 0, 0x80000000),             # other ABI (e.g. int 0x80): kill the process
+           (0x20, 0, 0, 0),                      # A = syscall number
+           (0x35, 0, 1, 0x40000000),             # x32 numbers: kill
+           (0x06, 0, 0, 0x80000000)]
+    for nr in nrs:
+        ins += [(0x15, 0, 1, nr), (0x06, 0, 0, 0x00050000 | 1)]  # == nr: return EPERM
+    ins.append((0x06, 0, 0, 0x7FFF0000))         # allow the rest
+    return b"".join(struct.pack("HBBI", *i) for i in ins), len(ins)
+
+
+def _isolation_setup():
+    """In the worker, once: libc and the seccomp filter; then a check that a pid namespace can be made."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    _ISO.update(libc=libc, ctypes=ctypes)
+    prog = _seccomp_program(os.uname().machine)
+    if prog is not None:
+        buf = ctypes.create_string_buffer(prog[0], len(prog[0]))
+
+        class Fprog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+        _ISO.update(seccomp=Fprog(prog[1], ctypes.addressof(buf)), seccomp_buf=buf)
+    # CAP_SYS_ADMIN here (bwrap --cap-add) is what each test's unshare needs; a test that still cannot
+    # make its namespaces ends as isolation_failed, which stops the scoring on the host
+    with open("/proc/self/status") as f:
+        caps = int(next(line for line in f if line.startswith("CapEff:")).split()[1], 16)
+    return {"pidns": bool(caps & (1 << 21)), "seccomp": prog is not None}
+
+
+def _fork_isolated(err_fd):
+    """fork() twice: the worker's child C makes a fresh pid namespace and forks the test's process P into
+    it as its pid 1; C waits for P and ends as P ended (its exit code, or the same signal), so the worker
+    sees C as it would see P. C holds nothing but P; P dies with C (parent-death signal). In P returns 0,
+    in the worker C's pid."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        libc = _ISO["libc"]
+        if libc.unshare(CLONE_NEWPID) != 0:
+            raise OSError(_ISO["ctypes"].get_errno(), "unshare(CLONE_NEWPID)")
+        child = os.fork()
+    except BaseException as e:
+        os.write(err_fd, f"skyt1-isolation: {e}\n".encode())
+        os._exit(121)
+    if child == 0:
+        libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG = SIGKILL
+        return 0
+    os.closerange(0, 65536)  # the pipes are P's: C must not keep them open
+    _, status = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    os._exit(code if code >= 0 else 128 - code)
+
+
+def _isolate_child():
+    """In the test's child (pid 1 of its namespace), before any program code: own mount namespace with a
+    /proc of its own pid namespace, no capabilities, no_new_privs, the seccomp filter. Raises if any fails."""
+    libc, ctypes = _ISO["libc"], _ISO["ctypes"]
+
+    def check(rc, what):
+        if rc != 0:
+            raise OSError(ctypes.get_errno(), what)
+    check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    check(libc.mount(b"none", b"/", None, 0x4000 | (1 << 18), None), "mount --make-rprivate /")  # MS_REC|MS_PRIVATE
+    if libc.mount(b"proc", b"/proc", b"proc", 2 | 4 | 8, None) != 0:  # nosuid, nodev, noexec
+        check(libc.mount(b"none", b"/proc", b"tmpfs", 2 | 4 | 8 | 1, b"size=4k"), "mount over /proc")
+    # capset(version 3, this process): effective, permitted, inheritable all empty (ambient goes with them)
+    hdr = (ctypes.c_uint32 * 2)(0x20080522, 0)
+    data = (ctypes.c_uint32 * 6)()
+    check(libc.capset(hdr, data), "capset")
+    check(libc.prctl(38, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
+    # dumpable again (the worker is not): the worker reads this process's smaps to count shared pages once;
+    # nothing else of this uid is visible from here
+    libc.prctl(4, 1, 0, 0, 0)
+    if "seccomp" in _ISO:
+        check(libc.prctl(22, 2, ctypes.byref(_ISO["seccomp"]), 0, 0), "seccomp")  # PR_SET_SECCOMP, FILTER
+
+
+# ------------------------------------------------------- what a test's processes use, across all of them
+_TICK = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_CG_CPU = "/.skyt1/cpuacct.usage"  # the sandbox's own cgroup's CPU counter, bound here when the host made one
+
+
+def _cg_cpu():
+    try:
+        with open(_CG_CPU, "rb") as f:
+            return int(f.read()) / 1e9
+    except (OSError, ValueError):
+        return None
+
+
+class _Usage:
+    """CPU seconds and resident memory of every process of the running test, which are all the processes in
+    this sandbox but bwrap's pid 1 and the worker. CPU: the sandbox cgroup's counter when there is one
+    (exact, whatever forks); else each process's own time, remembered after it is gone."""
+
+    def __init__(self):
+        self.skip = {1, os.getpid()}
+        self.seen = {}
+        self.cg0 = _cg_cpu()
+        self.cpu = 0.0
+
+    def sample(self, mem_limit):
+        rss, cpu, pids = 0, 0.0, []
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) in self.skip:
+                continue
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(b")") + 2:].split()
+            self.seen[name] = (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime of this process
+            rss += int(fields[21]) * _PAGE
+            pids.append(name)
+        if rss > mem_limit and 1 < len(pids) <= 8:
+            # forked processes share pages: count each page once, proportionally (only for a few processes:
+            # reading smaps waits on a forking process's memory map, and a fork bomb forks all the time)
+            rss = self._pss(pids)
+        if self.cg0 is not None:
+            now = _cg_cpu()
+            cpu = (now - self.cg0) if now is not None else sum(self.seen.values())
+        else:
+            cpu = sum(self.seen.values())
+        return cpu, rss
+
+    @staticmethod
+    def _pss(pids):
+        total = 0
+        for name in pids:
+            try:
+                with open(f"/proc/{name}/smaps_rollup", "rb") as f:
+                    for line in f:
+                        if line.startswith((b"Pss:", b"SwapPss:")):
+                            total += int(line.split()[1]) << 10
+            except (OSError, ValueError):
+                continue
+        return total
+
+
 def _set_limits(job):
     def lim(which, soft, hard=None):
         hard = soft if hard is None else hard
@@ -294,10 +464,30 @@ def _check(job, code, ns_cls, link):
     os.write(3, _dump(verdict).encode())
 
 
-def _child(job, code, fds):
-    """In the forked child: become the program (or the checker). Never returns."""
+def _finish_threads(job):
+    """wait_threads: as a normal interpreter exit does, wait for the program's non-daemon threads (a
+    `threading.Thread(target=main).start()` without join is common on Codeforces); the worker's wall
+    deadline still kills the test if they never end."""
+    if job.get("wait_threads") and "threading" in sys.modules:
+        try:
+            sys.modules["threading"]._shutdown()
+        except BaseException:
+            pass
+
+
+def _child(job, code, fds, ack_w):
+    """In the forked child (pid 1 of its own pid namespace): become the program (or the checker). Never
+    returns. `ack_w`: written and closed once the isolation holds, before any program code runs, so the
+    program can neither forge nor withhold it."""
     status = 1
     try:
+        try:
+            _isolate_child()
+        except BaseException as e:
+            os.write(fds[2], f"skyt1-isolation: {e}\n".encode())
+            os._exit(121)
+        os.write(ack_w, b"1")
+        os.close(ack_w)
         os.setpgid(0, 0)
         for sig in (signal.SIGPIPE, signal.SIGXCPU, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
@@ -314,13 +504,16 @@ def _child(job, code, fds):
         sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", errors="replace", closefd=False,
                                            buffering=1)
         sys.argv = ["solution.py"]
-        sys.setrecursionlimit(10000)
+        sys.setrecursionlimit(int(job.get("recursion_limit") or 10000))
+        if job.get("int_max_str_digits") is not None:
+            sys.set_int_max_str_digits(int(job["int_max_str_digits"]))
         if mode == "check":
             link = _Link(4, 5, job["output_bytes"])
             _check(job, code, _checker_namespace(link, set(dir(builtins))), link)
             os._exit(0)
         name = "__main__" if mode == "stdio" else "solution"
-        ns = {"__name__": name, "__builtins__": builtins, "__file__": "solution.py"}
+        ns = {**_PREAMBLES.get(job.get("preamble") or "", {}),
+              "__name__": name, "__builtins__": builtins, "__file__": "solution.py"}
         sys.modules.pop("__main__", None)
         if mode == "serve":
             try:
@@ -350,12 +543,16 @@ def _child(job, code, fds):
                     payload = dumps(["not_plain", str(e)[:2000]])
                 os.write(3, payload.encode("utf-8", "surrogatepass"))
             status = 0
+            _finish_threads(job)
         except SystemExit as e:
             if mode == "stdio":
                 code_ = e.code
                 status = code_ if isinstance(code_, int) else (0 if code_ is None else 1)
                 if code_ is not None and not isinstance(code_, int):
                     print(code_, file=sys.stderr)
+                if job.get("system_exit_ok"):
+                    status = 0  # LiveCodeBench-style: a SystemExit ends the program, whatever its code
+                _finish_threads(job)
             else:
                 sys.stderr.write("SystemExit raised before the tests finished\n")
                 status = 1
@@ -379,12 +576,27 @@ def _child(job, code, fds):
 
 
 _LINKS = []  # this worker's ends of the pipes to the other sandbox (assertion tests only), at fds 250+
+_PREAMBLES = {}  # preamble text -> the globals it made (run once, here in the worker: trusted code from the host)
+
+
+def _preamble(text):
+    """Run a profile's preamble (imports the official harness puts before the program) once per worker;
+    each test's program starts from a copy of its globals, so its imports are already warm."""
+    if text and text not in _PREAMBLES:
+        ns = {"__name__": "__main__", "__builtins__": builtins}
+        exec(compile(text, "preamble.py", "exec"), ns)
+        _PREAMBLES[text] = {k: v for k, v in ns.items() if not k.startswith("__")}
 
 
 def _run(job, code):
     links = list(_LINKS) if job["mode"] in ("serve", "check") else []
     if job["mode"] != "stdio":
         _plain()
+    try:
+        _preamble(job.get("preamble") or "")
+    except BaseException as e:
+        return {"status": "preamble_error", "stderr": f"{type(e).__name__}: {e}"[:2000], "stdout": "",
+                "exit_code": None}
     stdin_fd = os.memfd_create("stdin", 0)
     data = job.get("stdin", "").encode("utf-8", "replace")
     view = memoryview(data)
@@ -394,12 +606,14 @@ def _run(job, code):
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     res_r, res_w = os.pipe()
+    ack_r, ack_w = os.pipe()
+    usage = _Usage()
     start = time.monotonic()
-    pid = os.fork()
+    pid = _fork_isolated(err_w)
     if pid == 0:
-        os.close(out_r), os.close(err_r), os.close(res_r)
-        _child(job, code, (stdin_fd, out_w, err_w, res_w, *links))
-    for fd in (stdin_fd, out_w, err_w, res_w, *links):
+        os.close(out_r), os.close(err_r), os.close(res_r), os.close(ack_r)
+        _child(job, code, (stdin_fd, out_w, err_w, res_w, *links), ack_w)
+    for fd in (stdin_fd, out_w, err_w, res_w, ack_w, *links):
         os.close(fd)
     if links:  # only the child holds the link now: when it ends, the other side reads end of file
         _LINKS.clear()
@@ -412,35 +626,52 @@ def _run(job, code):
     bufs = {out_r: bytearray(), err_r: bytearray(), res_r: bytearray()}
     open_fds = set(bufs)
     deadline = start + job["wall_s"]
+    cpu_limit, mem_limit = job["cpu_s"], job["memory_bytes"]
     verdict, wait_status, rusage, exited_at = None, None, None, None
+    next_sample = start + 0.01
     poller = select.poll()
     for fd in (out_r, err_r, res_r, pidfd):
         poller.register(fd, select.POLLIN | select.POLLHUP)
 
-    def kill_group():
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
+    def kill_all():
+        # every process in this sandbox but bwrap's pid 1 and the worker belongs to the test (C, then P, the
+        # pid 1 of the test's namespace: when it dies the kernel kills all that is left in that namespace)
+        for name in os.listdir("/proc"):
+            if name.isdigit() and int(name) not in usage.skip:
+                try:
+                    os.kill(int(name), signal.SIGKILL)
+                except OSError:
+                    pass
 
     while open_fds or wait_status is None:
         now = time.monotonic()
-        if exited_at is not None and now > exited_at + 0.2:
-            break  # a grandchild that left the process group still holds a pipe: stop waiting for it
-        if now >= deadline:
+        if now >= deadline:  # first: nothing after the deadline counts, however the program got there
             verdict = verdict or "wall_timeout"
-            kill_group()
-            if wait_status is None:
-                _, wait_status, rusage = os.wait4(pid, 0)
+            kill_all()
             break
-        limit = deadline if exited_at is None else min(deadline, exited_at + 0.2)
+        if exited_at is not None and now > exited_at + 0.2:
+            break  # the namespace is gone, yet a pipe is held open: stop waiting for it
+        if wait_status is None and now >= next_sample:
+            # the limits across every process of the test: a forked helper starts with fresh rlimits
+            cpu, rss = usage.sample(mem_limit)
+            usage.cpu = cpu
+            if cpu > cpu_limit:
+                verdict = verdict or "cpu_timeout"
+                kill_all()
+                deadline = min(deadline, now + 1.0)
+            elif rss > mem_limit:
+                verdict = verdict or "memory"
+                kill_all()
+                deadline = min(deadline, now + 1.0)
+            # every 10 ms at first, then less often (50 ms from 0.8 s on): a long test pays less for it
+            next_sample = now + min(0.05, 0.01 + (now - start) / 20)
+        limit = min(deadline, next_sample) if exited_at is None else min(deadline, exited_at + 0.2)
         for fd, _ev in poller.poll(max(0.0, limit - now) * 1000):
             if fd == pidfd:
                 poller.unregister(pidfd)
                 if wait_status is None:
                     _, wait_status, rusage = os.wait4(pid, 0)
                 exited_at = exited_at or time.monotonic()
-                kill_group()  # background processes the program left behind
                 continue
             chunk = os.read(fd, 65536)
             if not chunk:
@@ -457,25 +688,35 @@ def _run(job, code):
             if len(buf) > cap:
                 verdict = "output_limit"
                 del buf[cap:]
-                kill_group()
+                kill_all()
                 deadline = min(deadline, time.monotonic() + 1.0)
     wall = time.monotonic() - start
+    os.set_blocking(ack_r, False)
+    try:
+        isolated = os.read(ack_r, 1) == b"1"
+    except BlockingIOError:
+        isolated = False
+    os.close(ack_r)
     os.close(pidfd)
     for fd in (out_r, err_r, res_r):
         os.close(fd)
     if wait_status is None:
-        kill_group()
+        kill_all()
         _, wait_status, rusage = os.wait4(pid, 0)
+    if exited_at is not None and exited_at > start + job["wall_s"]:
+        verdict = verdict or "wall_timeout"  # it ended, but after the deadline
     exit_code = os.waitstatus_to_exitcode(wait_status)
+    cpu_used = max(rusage.ru_utime + rusage.ru_stime if rusage else 0.0, usage.cpu)
     reply = {"stdout": bufs[out_r].decode("utf-8", "replace"), "stderr": bufs[err_r].decode("utf-8", "replace"),
-             "exit_code": exit_code, "wall": round(wall, 4),
-             "cpu": round(rusage.ru_utime + rusage.ru_stime, 4) if rusage else None, "status": "ok"}
+             "exit_code": exit_code, "wall": round(wall, 4), "cpu": round(cpu_used, 4), "status": "ok"}
+    if not isolated and verdict is None:  # the program never ran (a killed test may not have got so far)
+        reply["status"] = "isolation_failed"
+        return reply
     if verdict:
         reply["status"] = verdict
     elif exit_code < 0:
         sig = -exit_code
-        cpu = reply["cpu"] or 0
-        reply["status"] = "cpu_timeout" if sig in (signal.SIGXCPU, signal.SIGKILL) and cpu >= job["cpu_s"] - 0.05 \
+        reply["status"] = "cpu_timeout" if sig in (signal.SIGXCPU, signal.SIGKILL) and cpu_used >= cpu_limit - 0.05 \
             else "signal"
     elif exit_code != 0:
         reply["status"] = "memory" if "MemoryError" in reply["stderr"] else "error"
@@ -503,6 +744,7 @@ class _Quitter:
 
 def main():
     _no_dump()
+    iso = _isolation_setup()
     builtins.exit, builtins.quit = _Quitter("exit"), _Quitter("quit")
     for d in ("/usr/local/lib/python3.11/dist-packages", "/usr/lib/python3/dist-packages"):
         if os.path.isdir(d) and d not in sys.path:  # what site would add
@@ -514,7 +756,8 @@ def main():
         os.close(int(fd))
         _LINKS.append(250 + i)
     code = None
-    _send({"ready": True, "pid": os.getpid(), "python": sys.version.split()[0]})
+    _send({"ready": True, "pid": os.getpid(), "python": sys.version.split()[0], "isolation": iso,
+           "cgroup_cpu": _cg_cpu() is not None})
     while True:
         msg = _recv()
         if msg is None or msg.get("op") == "exit":
