@@ -276,6 +276,8 @@ def wrap_program(program: str, profile: Profile | None, mode: str) -> str:
         head.append(f"__import__('sys').setrecursionlimit({int(profile.recursion_limit)})")
     if profile.int_max_str_digits:
         head.append(f"__import__('sys').set_int_max_str_digits({int(profile.int_max_str_digits)})")
+    if profile.crlf == "keep" and mode == "stdio":  # as StringIO(inputs) gives it: no newline translation
+        head.append("__import__('sys').stdin = open(0, 'r', encoding='utf-8', errors='replace', newline='', closefd=False)")
     lines = [profile.preamble.rstrip("\n"), *head,
              f"_skyt1_program = compile({program!r}, 'solution.py', 'exec')",
              "try:",

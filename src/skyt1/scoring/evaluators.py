@@ -41,7 +41,7 @@ class Profile:
     system_exit: str = "error"           # swallow: SystemExit in a stdin program ends it normally
     threads: str = "wait"                # wait: non-daemon threads finish before the output is taken
     tests: str = "all"                   # all | private (skip the record's `public` leading tests)
-    crlf: str = "keep"
+    crlf: str = "keep"                   # keep: "\r\n" in an input reaches the program; translate: read as "\n"
     int_exact: bool = True
     float_tolerance: dict | None = None  # {rtol, atol} for non-integer numbers, where the official rule has one
     deviations: tuple = field(default_factory=tuple)
@@ -53,7 +53,7 @@ class Profile:
     def wraps(self) -> bool:
         """Whether the program runs inside a wrapper (preamble, limits, exit and thread handling)."""
         return bool(self.preamble.strip() or self.recursion_limit or self.int_max_str_digits
-                    or self.system_exit == "swallow" or self.threads == "wait")
+                    or self.system_exit == "swallow" or self.threads == "wait" or self.crlf == "keep")
 
 
 def _check(name: str, data: dict) -> Profile:
@@ -64,7 +64,7 @@ def _check(name: str, data: dict) -> Profile:
     if data.get("name", name) != name:
         raise SkyT1Error(f"evaluator profile file {name}.yaml names itself {data.get('name')!r}", "make them agree")
     rules = {"stdout": STDOUT_RULES, "call": CALL_RULES, "system_exit": ("swallow", "error"),
-             "threads": ("wait", "kill"), "tests": ("all", "private"), "crlf": ("keep",)}
+             "threads": ("wait", "kill"), "tests": ("all", "private"), "crlf": ("keep", "translate")}
     for key, allowed in rules.items():
         if data.get(key) is not None and data[key] not in allowed:
             raise SkyT1Error(f"evaluator profile {name!r}: {key} {data[key]!r} is not one of {list(allowed)}",
