@@ -257,3 +257,21 @@ def test_private_only_profile_skips_the_public_tests():
     sky_lcb = {**LCB.to_dict(), "name": "skythought_lcb", "tests": "private"}  # map_to_example: test = private
     assert code.run_tests("print(int(input()) * 2)", tests, sandbox=_FakeSandbox(), profile=sky_lcb)["correct"]
     assert not code.run_tests("print(int(input()) * 2)", tests, sandbox=_FakeSandbox(), profile="livecodebench")["correct"]
+
+
+@pytest.mark.parametrize("prof", ["livecodebench", "apps", "taco"])
+@pytest.mark.parametrize("program", [
+    "print(List, defaultdict, gcd, heappush, inf, stdin, compile, open, time, accumulate)",
+    "x = sqrt(4); mean([1]); deque(); Counter(); reduce; bisect_left; deepcopy; ascii_letters; OrderedDict",
+    "import sys\nfor line in sys.stdin: pass\nprint(split, sub, search, dumps, loads, randint, choice, itemgetter)",
+])
+def test_only_the_needed_preamble_lines_run_and_they_bind_the_same_values(prof, program):
+    """Running only the statements that bind a name the program mentions gives every such name the value the
+    whole preamble gives it (the preamble is the profile's own text, run here in plain dicts)."""
+    pre = PROFILES[prof].preamble
+    full, part = {}, {}
+    exec(pre, full)
+    exec(code.preamble_for(program, pre), part)
+    for name in set(code._FREE_NAME.findall(program)) & set(full):
+        assert name in part and part[name] is full[name], (prof, name)
+    assert len(code.preamble_for("print(1)", pre)) < len(pre) / 2  # most imports are skipped

@@ -264,33 +264,86 @@ def clean_text(s: str) -> str:
     return s.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(s, str) else str(s)
 
 
+_FREE_NAME = re.compile(r"(?<![.\w])[A-Za-z_][A-Za-z0-9_]*")
+
+
+@lru_cache(maxsize=16)
+def _preamble_lines(preamble: str) -> tuple:
+    """The preamble's top-level statements as (source, names it binds, names it reads). The preamble is the
+    profile's own trusted text; `from m import *` binds what the standard module m exports (read here)."""
+    import ast
+    import importlib
+
+    out = []
+    tree = ast.parse(preamble)
+    for node in tree.body:
+        src = ast.get_source_segment(preamble, node)
+        imports = [node] if isinstance(node, (ast.Import, ast.ImportFrom)) else \
+            [n for n in ast.walk(node) if isinstance(n, (ast.Import, ast.ImportFrom))] if isinstance(node, ast.Try) else []
+        if not imports:  # an assignment such as `stdin = sys.stdin`: always run; what it reads is needed
+            reads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+            binds = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            out.append((src, frozenset(binds), frozenset(reads - binds), True))
+            continue
+        binds = set()
+        for imp in imports:
+            for alias in imp.names:
+                if alias.name == "*":
+                    mod = importlib.import_module(imp.module)
+                    binds |= set(getattr(mod, "__all__", None) or [k for k in dir(mod) if not k.startswith("_")])
+                else:
+                    binds.add((alias.asname or alias.name).split(".")[0])
+        out.append((src, frozenset(binds), frozenset(), False))
+    return tuple(out)
+
+
+def preamble_for(program: str, preamble: str) -> str:
+    """The preamble statements that bind a name the program's text mentions (or that a kept statement reads),
+    in the preamble's order, so every name the program can use is bound exactly as by the whole preamble
+    (a later star import that rebinds a name is kept whenever the name is used). Importing only these keeps
+    each test from paying for some twenty imports it never uses. The program is only scanned as text."""
+    if not preamble.strip():
+        return ""
+    used = set(_FREE_NAME.findall(program))
+    lines = _preamble_lines(preamble)
+    for _, _, reads, always in lines:
+        if always:
+            used |= reads
+    keep = [src for src, binds, _, always in lines if always or binds & used]
+    return "\n".join(keep)
+
+
 def wrap_program(program: str, profile: Profile | None, mode: str) -> str:
     """The program as the profile's official harness runs it: its import preamble in the same namespace,
-    its recursion and int-digit limits, SystemExit after output ending a stdin program normally, and
-    non-daemon threads joined before the output is taken. The program is compiled on its own first (so a
-    syntax error is still "does not compile"); this wrapper only executes it."""
+    its recursion and int-digit limits, "\\r\\n" in stdin kept where the harness's StringIO keeps it,
+    SystemExit after output ending a stdin program normally, and non-daemon threads joined before the output
+    is taken. The program is compiled on its own first (so a syntax error is still "does not compile");
+    this wrapper only executes it. It calls builtins through its own reference: the preamble's star imports
+    may rebind compile, exec or open (LCB's `from re import *`)."""
     if profile is None or not profile.wraps:
         return program
-    head = []
+    lines = ["import builtins as _skyt1_b"]
+    if profile.crlf == "keep" and mode == "stdio":  # first, so the preamble's `stdin = sys.stdin` sees it
+        lines.append("__import__('sys').stdin = _skyt1_b.open(0, 'r', encoding='utf-8', errors='replace', "
+                     "newline='', closefd=False)")
+    lines.append(preamble_for(program, profile.preamble))
     if profile.recursion_limit:
-        head.append(f"__import__('sys').setrecursionlimit({int(profile.recursion_limit)})")
+        lines.append(f"__import__('sys').setrecursionlimit({int(profile.recursion_limit)})")
     if profile.int_max_str_digits:
-        head.append(f"__import__('sys').set_int_max_str_digits({int(profile.int_max_str_digits)})")
-    if profile.crlf == "keep" and mode == "stdio":  # as StringIO(inputs) gives it: no newline translation
-        head.append("__import__('sys').stdin = open(0, 'r', encoding='utf-8', errors='replace', newline='', closefd=False)")
-    lines = [profile.preamble.rstrip("\n"), *head,
-             f"_skyt1_program = compile({program!r}, 'solution.py', 'exec')",
-             "try:",
-             "    exec(_skyt1_program)"]
+        lines.append(f"__import__('sys').set_int_max_str_digits({int(profile.int_max_str_digits)})")
+    lines += [f"_skyt1_program = _skyt1_b.compile({program!r}, 'solution.py', 'exec')",
+              "try:",
+              "    _skyt1_b.exec(_skyt1_program)"]
     if profile.system_exit == "swallow" and mode == "stdio":
         lines += ["except SystemExit:", "    pass"]
     if profile.threads == "wait":
+        # only a program that imported threading can have started threading.Thread (importing it costs a test)
         lines += ["finally:",
-                  "    import threading as _skyt1_threading",
-                  "    for _skyt1_t in _skyt1_threading.enumerate():",
+                  "    _skyt1_threading = __import__('sys').modules.get('threading')",
+                  "    for _skyt1_t in (_skyt1_threading.enumerate() if _skyt1_threading else ()):",
                   "        if _skyt1_t is not _skyt1_threading.main_thread() and not _skyt1_t.daemon:",
                   "            _skyt1_t.join()"]
-    elif lines[-1].startswith("    exec"):
+    elif profile.system_exit != "swallow" or mode != "stdio":
         lines += ["finally:", "    pass"]
     return "\n".join(x for x in lines if x) + "\n"
 
