@@ -275,3 +275,22 @@ def test_only_the_needed_preamble_lines_run_and_they_bind_the_same_values(prof, 
     for name in set(code._FREE_NAME.findall(program)) & set(full):
         assert name in part and part[name] is full[name], (prof, name)
     assert len(code.preamble_for("print(1)", pre)) < len(pre) / 2  # most imports are skipped
+
+
+def test_the_profile_is_in_the_reject_and_evaluate_params(monkeypatch):
+    """The profile's content (not just its name) is part of what the stage's params hold, so editing a profile
+    reruns the reject and evaluate jobs it changes, and only those."""
+    from skyt1 import settings
+    from skyt1.recipe import load_config
+
+    cfg = load_config([str(Path(__file__).parents[1] / "config" / "sky-t1-32b.yaml")])
+    label = next(iter(cfg["eval"]["models"]))
+    rej = settings.spec("reject", cfg, source="apps")
+    ev = settings.spec("evaluate", cfg, label=label, bench="livecodebench_easy")
+    assert rej["evaluator"]["name"] == "apps" and ev["evaluator"]["name"] == "livecodebench"
+    assert "evaluator" not in settings.spec("reject", cfg, source="numina_math")
+    assert "evaluator" not in settings.spec("evaluate", cfg, label=label, bench="aime24")
+    real = evaluators.load
+    monkeypatch.setattr(evaluators, "load", lambda n: evaluators.Profile(**{**real(n).to_dict(), "wall_s": 9}))
+    assert settings.spec("reject", cfg, source="apps") != rej
+    assert settings.spec("evaluate", cfg, label=label, bench="livecodebench_easy") != ev
