@@ -369,7 +369,7 @@ def test_a_judge_error_fails_the_item_and_the_stage_goes_on(sandbox, tmp_path, m
     assert (stats["accepted"], stats["rejected"]) == (1, 3), stats
     rejected = read_jsonl(tmp_path / "r.jsonl")
     assert sorted(r["reject_reason"].split(":")[0] for r in rejected) == ["judge error", "wrong answer", "wrong answer"]
-    assert stats["evaluator"] == "apps"
+    assert stats["evaluator"] == "apps" and stats["judge_errors"] == 1 and stats["reject_reasons"]["judge error"] == 1
 
 
 # ----------------------------------------------------------------------------- plain data at the boundary
@@ -517,3 +517,27 @@ def test_call_results_cross_the_real_sandbox_as_exact_plain_data(sandbox):
             assert r.status == "not_plain" and not r.has_result, r
             assert "not plain data" in r.extra["why"] and "returned" in r.extra["why"], r.extra
     assert math.isinf(PLAIN[9])
+
+
+def test_score_batch_guards_each_item(sandbox, monkeypatch):
+    """An exception judging one item is that item failed (judge_error), the others are scored; a SkyT1Error
+    (a malformed record, a sandbox that cannot start) still stops the batch with its one line."""
+    from skyt1.errors import SkyT1Error
+    from skyt1.scoring import code as code_mod
+    from skyt1.scoring import score_batch
+    real = code_mod.run_tests
+
+    def flaky(program, tests, **kw):
+        if "boom" in program:
+            raise UnicodeEncodeError("utf-8", "\udc80", 0, 1, "surrogates not allowed")
+        return real(program, tests, **kw)
+    monkeypatch.setattr(code_mod, "run_tests", flaky)
+    pairs = [(STDIO, "```python\nprint(2 * int(input()))\n```"), (STDIO, "```python\n# boom\n```"),
+             (STDIO, "```python\nprint(0)\n```")]
+    res = score_batch(pairs, sandbox=sandbox, workers=2)
+    assert [r["correct"] for r in res] == [True, False, False]
+    assert res[1]["judge_error"] and res[1]["reason"].startswith("judge error: UnicodeEncodeError")
+    assert res[1]["reason"].encode("utf-8")  # written safely
+    with pytest.raises(SkyT1Error, match="as many inputs as outputs"):
+        score_batch([({"id": "x", "domain": "code", "tests": {"inputs": ["1"], "outputs": []}}, pairs[0][1])],
+                    sandbox=sandbox)

@@ -515,4 +515,5 @@ def score(tests: dict, response: str, *, sandbox: Sandbox | None = None, starter
     out = run_tests(program, tests, sandbox=sandbox, stop_on_failure=stop_on_failure,
                     starter_code=starter_code, profile=profile)
     return {"predicted": f"{out['passed']}/{out['total']} tests passed", "correct": out["correct"],
-            "reason": out["reason"], "tests_passed": out["passed"], "tests_total": out["total"]}
+            "reason": out["reason"], "tests_passed": out["passed"], "tests_total": out["total"],
+            **({"judge_error": True} if (out["reason"] or "").startswith("judge error") else {})}
