@@ -110,6 +110,8 @@ CALL = [
     ("apps", {1: "a"}, [{"1": "a"}], True, True, "outputs[index][0] dict -> {int(k): v}"),
     ("apps", {1: "a"}, {"1": "a"}, True, True, "outputs[index] dict -> [{int(k): v}]"),
     ("apps", {"x": 1}, [{"x": 1}], True, True, "int('x') fails: the dict stays, output == outputs[index][0]"),
+    ("apps", [{"x": 1}], {"x": 1}, False, False, "int('x') fails: outputs stay a dict; [{'x': 1}] != {'x': 1}"),
+    ("apps", {"x": 1}, [{"x": 1}, 5], True, True, "int('x') fails: outputs stay [{'x': 1}, 5]; output == outputs[index][0]"),
     ("taco", 6, [6], True, True, "exec_outputs == outputs[0]"),
     ("taco", [(1, 2)], [[[1, 2]]], True, True, "exec_outputs = [list(x) for x in exec_outputs]; == outputs[0]"),
 ]
@@ -121,6 +123,13 @@ def test_call_rule(prof, got, expected, official, ours, line):
     exp = code._call_expected(expected)
     assert code.values_match(got, exp, PROFILES[prof]) is ours, line
     assert ours == official
+
+
+def test_apps_call_inputs_get_int_keys():
+    # APPS run_test: if isinstance(inputs[0], dict): inputs = [{int(k): v for k, v in inputs[0].items()}]
+    assert code.apps_inputs([{"1": "a", "2": "b"}, 7]) == [{1: "a", 2: "b"}]  # the rest of the list is dropped
+    assert code.apps_inputs([{"x": 1}, 7]) == [{"x": 1}, 7]
+    assert code.apps_inputs([[1], {"1": 2}]) == [[1], {"1": 2}]
 
 
 def test_expected_special_floats_are_decoded_on_the_expected_side_only():

@@ -197,13 +197,22 @@ def _eq(a, b) -> bool:
 
 
 def _int_keys(v):
-    # APPS/TACO: `{int(k): v for k, v in ...items()}` inside try/except: all keys, or none
-    if type(v) is dict:
-        try:
-            return {int(k): x for k, x in v.items()}
-        except (TypeError, ValueError):
-            return v
-    return v
+    """APPS/TACO: `{int(k): v for k, v in ...items()}` inside try/except: the converted dict, or None when a
+    key is not an int literal (the harness then leaves the value as it was)."""
+    try:
+        return {int(k): x for k, x in v.items()}
+    except (TypeError, ValueError):
+        return None
+
+
+def apps_inputs(args: list) -> list:
+    """APPS run_test / TACO process_input_output on a call's arguments: `if isinstance(inputs[0], dict):
+    inputs = [{int(k): v for k, v in inputs[0].items()}]` (JSON forces string keys; this undoes it)."""
+    if args and type(args[0]) is dict:
+        conv = _int_keys(args[0])
+        if conv is not None:
+            return [conv]
+    return args
 
 
 def values_match(got, expected, profile: Profile | None = None) -> bool:
@@ -217,9 +226,11 @@ def values_match(got, expected, profile: Profile | None = None) -> bool:
     # APPS run_test call-based (TACO execute_cb_code is the same): the expected dict (or the first element's)
     # gets int keys; then output == expected, or output == expected[0], or a list of tuples as lists == expected[0]
     if type(expected) is dict:
-        expected = [_int_keys(expected)]
+        conv = _int_keys(expected)
+        expected = expected if conv is None else [conv]
     elif type(expected) is list and expected and type(expected[0]) is dict:
-        expected = [_int_keys(expected[0])]
+        conv = _int_keys(expected[0])
+        expected = expected if conv is None else [conv]
     if _eq(got, expected):
         return True
     if type(expected) is list and expected:
@@ -481,6 +492,8 @@ def run_tests(program: str, tests: dict, *, sandbox: Sandbox | None = None, stop
                     except ValueError as e:
                         raise SkyT1Error(f"test {idx}: input is not JSON lines: {e}", "fix the record's tests") from e
                     expected = _call_expected(out)
+                    if prof is not None and prof.call == "apps":
+                        args = apps_inputs(args)
                     r = s.run("call", fn_name=fn_name, args=args, limits=tlim)
                     ok = r.ok and r.has_result and values_match(r.result, expected, prof)  # plain data only
                     why = None if ok else (_failure(r, tlim) if not r.ok else
