@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
 from decimal import Decimal
 from functools import lru_cache
 
