@@ -9,6 +9,7 @@ profile (config/evaluators/<name>.yaml `deviations`) and in docs/judge.md. The f
        = NovaSky-AI/SkyThought@0751518524a2 skythought/tools/util/apps/testing_util.py in these rules
   TACO FlagOpen/TACO@4b08acba19bc metrics/testing_util.py
        = NovaSky-AI/SkyThought@0751518524a2 skythought/tools/util/taco/testing_util.py
+  SKY  NovaSky-AI/SkyThought@0751518524a2 skythought/tools/util/livecodebench/testing_util.py (the paper's LCB scorer)
   HE   openai/human-eval@12d15a0314d6 human_eval/execution.py
 Comparison cases run on the host (no sandbox); run cases run real programs in the bubblewrap sandbox.
 """
@@ -21,8 +22,8 @@ from skyt1.errors import SkyT1Error
 from skyt1.sandbox import Limits, RunResult, Sandbox
 from skyt1.scoring import code, evaluators
 
-LCB, APPS, TACO = (evaluators.load(n) for n in ("livecodebench", "apps", "taco"))
-PROFILES = {"livecodebench": LCB, "apps": APPS, "taco": TACO}
+LCB, APPS, TACO, SKY = (evaluators.load(n) for n in ("livecodebench", "apps", "taco", "skythought_lcb"))
+PROFILES = {"livecodebench": LCB, "apps": APPS, "taco": TACO, "skythought_lcb": SKY}
 
 # (profile, got stdout, expected output, official verdict, our verdict, the official line)
 STDOUT = [
@@ -61,6 +62,11 @@ STDOUT = [
     ("taco", "1 2 \n3\n", "1 2\n3", False, False, "only the whole text is stripped; later checks need a list output"),
     ("taco", "1.0\n", "1", False, False, "float(e) for e in exec_outputs iterates the string's characters"),
     ("taco", "2\n1\n", "1\n2", True, False, "set(frozenset(s) for s in exec_outputs): one-character tokens, any order"),
+    # --- SkyThought's LCB run_test_std
+    ("skythought_lcb", "1 2\n3\n", "1 2\n3\n", True, True, "output.getvalue().strip() == test_output"),
+    ("skythought_lcb", "1 2 \n3\n", "1 2\n3", False, False, "no per-line strip"),
+    ("skythought_lcb", "2.0\n", "2", False, False, "string equality, no Decimal"),
+    ("skythought_lcb", "5\n", "5\n-", True, True, "if test_output.endswith('-'): test_output[: rfind('-')].rstrip()"),
 ]
 
 DEVIATION_WORDS = {  # our verdict differs from the official one: the profile lists why
@@ -112,6 +118,8 @@ CALL = [
     ("apps", {"x": 1}, [{"x": 1}], True, True, "int('x') fails: the dict stays, output == outputs[index][0]"),
     ("apps", [{"x": 1}], {"x": 1}, False, False, "int('x') fails: outputs stay a dict; [{'x': 1}] != {'x': 1}"),
     ("apps", {"x": 1}, [{"x": 1}, 5], True, True, "int('x') fails: outputs stay [{'x': 1}, 5]; output == outputs[index][0]"),
+    ("skythought_lcb", (1, 2), "[1, 2]", False, False, "run_test_func: result_output != test_output, no tuple -> list"),
+    ("skythought_lcb", True, "1", True, True, "True == 1"),
     ("taco", 6, [6], True, True, "exec_outputs == outputs[0]"),
     ("taco", [(1, 2)], [[[1, 2]]], True, True, "exec_outputs = [list(x) for x in exec_outputs]; == outputs[0]"),
 ]
@@ -150,8 +158,9 @@ def test_profiles_cite_their_sources_and_load_from_data():
     assert (LCB.recursion_limit, LCB.int_max_str_digits) == (50000, 50000)
     assert LCB.system_exit == APPS.system_exit == "swallow"
     assert LCB.tests == "all"  # get_evaluation_sample: public_test_cases + private_test_cases
+    assert SKY.tests == "private"  # SkyThought map_to_example: "test": row["private_test_cases"]
     docs = (Path(__file__).parents[1] / "docs" / "judge.md").read_text()
-    for p in (LCB, APPS, TACO):
+    for p in map(evaluators.load, evaluators.names()):
         for d in p.deviations:
             assert d.split(";")[0].split(" (")[0][:40] in docs, (p.name, d)
 

@@ -158,6 +158,15 @@ def _taco_stdout(got: str, expected: str) -> bool:
     return got.strip() == expected.strip()
 
 
+def _sky_lcb_stdout(got: str, expected: str) -> bool:
+    # SkyThought run_test_std: output.getvalue().strip() == test_output, where prepare_test_input_output_std
+    # strips the expected output and cuts a trailing "-" (`test_output[: test_output.rfind("-")].rstrip()`)
+    exp = expected.strip()
+    if exp.endswith("-"):
+        exp = exp[: exp.rfind("-")].rstrip()
+    return got.strip() == exp
+
+
 def stdout_matches(got: str, expected, profile: Profile | None = None) -> bool:
     """Whether a program's stdout matches the expected output under the profile's rule (default: APPS's)."""
     if isinstance(expected, list):  # APPS/TACO: `"\n".join(in_outs['outputs'][index])`
@@ -168,6 +177,8 @@ def stdout_matches(got: str, expected, profile: Profile | None = None) -> bool:
         return _lcb_stdout(got, expected)
     if rule == "taco":
         return _taco_stdout(got, expected)
+    if rule == "sky_lcb":
+        return _sky_lcb_stdout(got, expected)
     tol = profile.float_tolerance if profile else APPS_TOL
     return _apps_stdout(got, expected, tol, profile.int_exact if profile else True)
 
@@ -218,6 +229,8 @@ def values_match(got, expected, profile: Profile | None = None) -> bool:
     """Call-based comparison of a returned plain value with the expected one, under the profile's rule."""
     expected = decode_expected(expected)
     rule = (profile.call if profile else None) or "apps"
+    if rule == "eq":  # SkyThought run_test_func: `if result_output != test_output: return False`
+        return _eq(got, expected)
     if type(got) is tuple:  # both: "don't penalize model if it produces tuples instead of lists" (top level)
         got = list(got)
     if rule == "lcb":  # LCB grade_call_based: `tmp_result = prediction == gt_out`

@@ -1,6 +1,7 @@
 """Evaluator profiles: how each official code evaluator runs and judges a program, as data.
 
-One file per profile under config/evaluators/<name>.yaml (livecodebench, apps, taco, humaneval, mbpp); each rule
+One file per profile under config/evaluators/<name>.yaml (livecodebench, apps, taco, humaneval, mbpp, and
+skythought_lcb: the release's own LiveCodeBench scorer, which made the paper's numbers); each rule
 there cites the official file and commit it follows, and `deviations` lists every deliberate difference
 (docs/judge.md explains them). A code benchmark or training source names its profile (`evaluator:`), else its
 adapter's (ADAPTER_EVALUATORS). The profile travels in the stage's params, so editing a profile reruns the
@@ -17,8 +18,8 @@ from ..errors import SkyT1Error
 
 PROFILE_DIR = Path(__file__).resolve().parents[3] / "config" / "evaluators"
 
-STDOUT_RULES = ("lcb", "apps", "taco")
-CALL_RULES = ("lcb", "apps")
+STDOUT_RULES = ("lcb", "apps", "taco", "sky_lcb")
+CALL_RULES = ("lcb", "apps", "eq")
 
 # The profile of the official evaluator for each code adapter's data.
 ADAPTER_EVALUATORS = {
