@@ -42,7 +42,8 @@ class Profile:
     system_exit: str = "error"           # swallow: SystemExit in a stdin program ends it normally
     threads: str = "wait"                # wait: non-daemon threads finish before the output is taken
     tests: str = "all"                   # all | private (skip the record's `public` leading tests)
-    crlf: str = "keep"                   # keep: "\r\n" in an input reaches the program; translate: read as "\n"
+    crlf: str = "keep"                   # keep: "\r\n" in an input reaches the program (as with StringIO or a real
+                                         # POSIX stdin); translate: read as "\n" (the sandbox worker's default)
     int_exact: bool = True
     float_tolerance: dict | None = None  # {rtol, atol} for non-integer numbers, where the official rule has one
     deviations: tuple = field(default_factory=tuple)
