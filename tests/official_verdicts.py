@@ -7,7 +7,7 @@
 LCB_testing_util.py: LiveCodeBench@8610ffb2e044 lcb_runner/evaluation/testing_util.py; APPS_testing_util.py:
 SkyThought@0751518524a2 skythought/tools/util/apps/testing_util.py (hendrycks/apps's with a `problem` argument);
 DIR: a folder holding SkyThought@0751518524a2 skythought/tools/util/taco/{testing_util.py,pyext2.py}.
-Needs numpy. Last run (2026-12-05): 73 cases, 0 mismatches (it found the TACO CRLF case wrong before).
+Needs numpy. Last run (2026-12-05): 74 cases, 0 mismatches (it found the TACO CRLF case wrong before).
 """
 
 from __future__ import annotations

@@ -207,6 +207,10 @@ RUNS = [
     ("apps", "print(int(input()) * 2)\nraise SystemExit(3)", STDIN1, True, "call_method: except SystemExit as e: pass"),
     ("livecodebench", "import threading\ndef main():\n    print(int(input()) * 2)\nthreading.Thread(target=main).start()",
      STDIN1, True, "DEVIATION (listed): Python's exit waits for non-daemon threads; LCB's capture may end first"),
+    ("livecodebench", "import sys\nfor line in sys.stdin:\n    print(int(line) * 2)", STDIN1, True,
+     "patch('sys.stdin', StringIO(inputs)): iterating the StringIO works"),
+    ("livecodebench", "import sys\nprint(int(sys.stdin.buffer.readline()) * 2)", STDIN1, True,
+     "DEVIATION (listed): StringIO has no .buffer, a runtime error under LCB@8610ffb; real stdin here"),
     ("livecodebench", "print(int(input()) * 2)\nraise ValueError('after the output')", STDIN1, False,
      "grade_stdio: except Exception -> Runtime Error (-4)"),
 ]
