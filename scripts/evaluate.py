@@ -11,7 +11,7 @@ def main(sm):
                  model_spec=a["model_spec"], threads=sm.threads, gpus=sm.resources.get("gpu", 0),
                  cache_cfg=a["cache"], log_path=sm.log[0], sandbox_cfg=a["sandbox"],
                  family=a["model"].get("family"), paper_model=a["model"].get("paper_model"),
-                 artifacts=a["artifacts"], engine=optional_input(sm, "engine"))
+                 artifacts=a["artifacts"], engine=optional_input(sm, "engine"), evaluator=a.get("evaluator"))
 
 
 run_stage(snakemake, main)  # noqa: F821 (injected by snakemake)

@@ -254,6 +254,125 @@ def test_same_problems_honest_solutions_pass(sandbox):
         assert v["correct"], (record["id"], v)
 
 
+# ----------------------------------------------------------------------------- wrong values, hostile values
+# Issue 22, sections 1 and 2: answers the comparison rules used to pass, and answers that used to raise out of
+# the scorer and stop a whole stage. Each is WRONG, judged under the profile named, and must end as a failed
+# item with the reason named; none may raise. (The count of the corpus above is the README's; this one is
+# docs/judge.md's.)
+BIG = 124444443333
+
+
+def _stdio(expected: str, inp: str = "\n") -> dict:
+    return {"id": "s", "domain": "code", "tests": {"inputs": [inp], "outputs": [expected]}}
+
+
+def _call(expected, fn="f", lcb=False) -> dict:
+    if lcb:
+        return {"id": "c", "domain": "code", "tests": {"fn_name": fn, "inputs": ["1"], "outputs": [json.dumps(expected)],
+                                                       "testtype": "functional"}}
+    return {"id": "c", "domain": "code", "tests": {"fn_name": fn, "inputs": [[1]], "outputs": [expected]}}
+
+
+# a forged result frame whose complex part overflows a float when the host decodes it
+FORGE_COMPLEX = ("import os\ndef f(x):\n    os.write(3, b'[\"ok\",{\"c\":[1' + b'0' * 400 + b',0]}]')\n"
+                 "    os._exit(0)\n")
+
+HOSTILE = {
+    # -- section 1: wrong answers the earlier rules scored correct
+    "float_for_int_stdout_apps": (_stdio(str(BIG)), "apps", f"print({BIG + 1000}.0)\n", ("wrong answer",)),
+    "float_for_int_stdout_lcb": (_stdio(str(BIG)), "livecodebench", f"print({BIG + 1000}.0)\n", ("wrong answer",)),
+    "g_format_for_int": (_stdio(str(BIG)), "apps", f"print('%g' % {BIG})\n", ("wrong answer",)),
+    "float_for_int_call": (_call(BIG), "apps", f"def f(x):\n    return float({BIG} + 1000)\n", ("wrong answer",)),
+    "forged_float_marker": (_call(1.5), "apps", "def f(x):\n    return {'__float__': '1.5'}\n", ("wrong answer",)),
+    "bare_value_for_list_lcb": (_call([6], lcb=True), "livecodebench", "def f(x):\n    return 6\n", ("wrong answer",)),
+    "nested_tuple_lcb": (_call([[1, 2]], lcb=True), "livecodebench", "def f(x):\n    return [(1, 2)]\n", ("wrong answer",)),
+    "tokens_reordered_apps": (_stdio("1 2"), "apps", "print('2 1')\n", ("wrong answer",)),
+    # -- section 2: values that used to raise out of the scorer
+    "returns_set": (_call([1, 2]), "apps", "def f(x):\n    return {1, 2}\n", ("wrong answer",)),
+    "returns_complex": (_call([1, 2]), "apps", "def f(x):\n    return complex(1, 2)\n", ("wrong answer",)),
+    "returns_tuple_keyed_dict": (_call({"a": 1}), "apps", "def f(x):\n    return {(1, 2): 3}\n", ("wrong answer",)),
+    "huge_int_for_float": (_call(1.5), "apps", "def f(x):\n    return 10 ** 400\n", ("wrong answer",)),
+    "huge_int_past_digit_limit": (_call(1.5), "apps", "def f(x):\n    return 10 ** 5000\n", ("not plain data",)),
+    "printed_int_past_digit_limit": (_stdio("1" * 5000), "apps",
+                                     "import sys\nsys.set_int_max_str_digits(0)\nprint(10 ** 4999 + 1)\n",
+                                     ("wrong answer",)),
+    "overflowing_complex_on_result_channel": (_call([1]), "apps", FORGE_COMPLEX,
+                                              ("judge error", "not plain data", "no result")),
+    "lone_surrogate_in_error": (_stdio("1"), "apps", "raise ValueError('\\udc80 boom')\n", ("runtime error",)),
+    "signalling_nan_decimal_lcb": (_stdio("1"), "livecodebench", "print('sNaN')\n", ("wrong answer",)),
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_verdicts(sandbox):
+    from skyt1.scoring import score_batch
+    out = {}
+    for name, (record, prof, program, _) in HOSTILE.items():
+        out[name] = score_batch([(record, f"```python\n{program}```")], sandbox=sandbox, evaluator=prof)[0]
+    return out
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_value_is_a_failed_item_with_its_reason(name, hostile_verdicts, tmp_path):
+    from skyt1.io import read_jsonl, write_jsonl
+    v = hostile_verdicts[name]
+    assert not v["correct"], (name, v)
+    assert v["reason"].startswith(HOSTILE[name][3]), (name, v["reason"])
+    write_jsonl(tmp_path / "v.jsonl", [v])  # every reason can be written (and read back)
+    assert read_jsonl(tmp_path / "v.jsonl")[0]["reason"] == v["reason"]
+
+
+def test_honest_answers_to_the_hostile_problems_pass(sandbox):
+    from skyt1.scoring import score_batch
+    honest = {"float_for_int_stdout_apps": f"print({BIG})\n", "float_for_int_call": f"def f(x):\n    return {BIG}\n",
+              "bare_value_for_list_lcb": "def f(x):\n    return [6]\n", "returns_set": "def f(x):\n    return [1, 2]\n",
+              "huge_int_for_float": "def f(x):\n    return 1.5\n", "tokens_reordered_apps": "print('1 2')\n",
+              "printed_int_past_digit_limit": "print('1' * 5000)\n"}
+    for name, program in honest.items():
+        record, prof, _, _ = HOSTILE[name]
+        v = score_batch([(record, f"```python\n{program}```")], sandbox=sandbox, evaluator=prof)[0]
+        assert v["correct"], (name, v)
+
+
+def test_reasons_and_rows_with_lone_surrogates_or_huge_ints_are_written(tmp_path):
+    from skyt1.io import read_jsonl, write_jsonl
+    from skyt1.scoring import code as code_mod
+    assert code_mod.show(10 ** 5000).startswith("<int that cannot be printed")
+    assert code_mod.clean_text("a\udc80b") == "a\\udc80b"
+    row = {"reason": "runtime error: \udc80", "stdout": "x\ud800"}  # raw, as a program's text can hold them
+    write_jsonl(tmp_path / "r.jsonl", [row])
+    assert read_jsonl(tmp_path / "r.jsonl") == [row]
+
+
+def test_a_judge_error_fails_the_item_and_the_stage_goes_on(sandbox, tmp_path, monkeypatch):
+    """Reject sampling over rows whose judging raises: every row gets a verdict, the stats count them."""
+    from skyt1.formatting import assemble
+    from skyt1.io import read_json, read_jsonl, write_jsonl
+    from skyt1.scoring import code as code_mod
+    from skyt1.stages import reject
+
+    real = code_mod.values_match
+
+    def exploding(got, expected, profile=None):  # a comparison bug the guard must contain
+        if got == 7:
+            raise RuntimeError("comparison blew up \udc80")
+        return real(got, expected, profile)
+    monkeypatch.setattr(code_mod, "values_match", exploding)
+    rows = [{**_call([2]), "id": f"r{i}", "source": "apps", "question": "q", "answer": None, "metadata": {},
+             "rewritten": assemble("t", f"```python\ndef f(x):\n    return {val}\n```")}
+            for i, val in enumerate(([2], 7, "{1, 2}", "10 ** 400"))]
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, rows)
+    monkeypatch.setattr(reject, "make_sandbox", lambda cfg: sandbox)
+    reject.run(src, tmp_path / "a.jsonl", tmp_path / "r.jsonl", tmp_path / "s.json", {"require_format": True},
+               scorer="code", evaluator="apps")
+    stats = read_json(tmp_path / "s.json")
+    assert (stats["accepted"], stats["rejected"]) == (1, 3), stats
+    rejected = read_jsonl(tmp_path / "r.jsonl")
+    assert sorted(r["reject_reason"].split(":")[0] for r in rejected) == ["judge error", "wrong answer", "wrong answer"]
+    assert stats["evaluator"] == "apps" and stats["judge_errors"] == 1 and stats["reject_reasons"]["judge error"] == 1
+
+
 # ----------------------------------------------------------------------------- plain data at the boundary
 class IntForged(int):
     def __eq__(self, o):
@@ -399,3 +518,27 @@ def test_call_results_cross_the_real_sandbox_as_exact_plain_data(sandbox):
             assert r.status == "not_plain" and not r.has_result, r
             assert "not plain data" in r.extra["why"] and "returned" in r.extra["why"], r.extra
     assert math.isinf(PLAIN[9])
+
+
+def test_score_batch_guards_each_item(sandbox, monkeypatch):
+    """An exception judging one item is that item failed (judge_error), the others are scored; a SkyT1Error
+    (a malformed record, a sandbox that cannot start) still stops the batch with its one line."""
+    from skyt1.errors import SkyT1Error
+    from skyt1.scoring import code as code_mod
+    from skyt1.scoring import score_batch
+    real = code_mod.run_tests
+
+    def flaky(program, tests, **kw):
+        if "boom" in program:
+            raise UnicodeEncodeError("utf-8", "\udc80", 0, 1, "surrogates not allowed")
+        return real(program, tests, **kw)
+    monkeypatch.setattr(code_mod, "run_tests", flaky)
+    pairs = [(STDIO, "```python\nprint(2 * int(input()))\n```"), (STDIO, "```python\n# boom\n```"),
+             (STDIO, "```python\nprint(0)\n```")]
+    res = score_batch(pairs, sandbox=sandbox, workers=2)
+    assert [r["correct"] for r in res] == [True, False, False]
+    assert res[1]["judge_error"] and res[1]["reason"].startswith("judge error: UnicodeEncodeError")
+    assert res[1]["reason"].encode("utf-8")  # written safely
+    with pytest.raises(SkyT1Error, match="as many inputs as outputs"):
+        score_batch([({"id": "x", "domain": "code", "tests": {"inputs": ["1"], "outputs": []}}, pairs[0][1])],
+                    sandbox=sandbox)

@@ -198,6 +198,27 @@ def test_eval_per_model_and_benchmark(recipe):
     assert lcb["version"] == "release_v2"
 
 
+def test_code_sources_and_benchmarks_name_their_evaluator_profile(recipe):
+    """Each code source and code benchmark of the 32B preset is judged like its official evaluator, and the
+    recipe says which, with the files it follows and the limits (config/evaluators/, docs/judge.md)."""
+    data = recipe["data"]
+    want = {**{s: "apps" for s in ("apps",)}, **{s: "taco" for s in ("taco", "taco_test")}}
+    for name, prof in want.items():
+        e = data["train_sources"][name]["evaluator"]
+        assert e["name"] == prof and e["wall_s"] == 4 and e["follows"], name
+    assert "evaluator" not in data["train_sources"]["numina_math"]
+    benches = {f"livecodebench_{d}": "livecodebench" for d in ("easy", "medium", "hard")}
+    benches.update(humaneval="humaneval", mbpp="mbpp")
+    for name, prof in benches.items():
+        assert data["benchmarks"][name]["evaluator"]["name"] == prof, name
+    e = data["benchmarks"]["livecodebench_hard"]["evaluator"]
+    assert (e["wall_s"], e["recursion_limit"], e["int_max_str_digits"], e["tests"]) == (6, 50000, 50000, "all")
+    assert any("LiveCodeBench/LiveCodeBench@" in f for f in e["follows"])
+    for label, runs in recipe["eval"]["runs"].items():
+        assert runs["livecodebench_easy"]["evaluator"] == "livecodebench", label
+        assert "evaluator" not in runs["aime24"], label
+
+
 def test_training_section_is_the_train_stages_rendering(recipe):
     tr = recipe["train"]
     assert tr["student"]["repo"] == "Qwen/Qwen2.5-32B-Instruct" and tr["nproc_per_node"] == 8

@@ -52,6 +52,7 @@ class Benchmark:
     family_generation: dict = field(default_factory=dict)
     generation: dict = field(default_factory=dict)
     max_share: dict = field(default_factory=dict)
+    evaluator: str | None = None  # code benchmarks: the official evaluator's profile (config/evaluators/)
 
     def limits(self, eval_max_share: dict | None) -> dict:
         return {**DEFAULT_MAX_SHARE, **(eval_max_share or {}), **self.max_share}
@@ -63,7 +64,8 @@ class Benchmark:
         where = describe(self.name, "bench", {"adapter": self.adapter, "options": self.options, "domain": self.domain})
         return {"name": self.name, "version": self.version, "adapter": self.adapter, "dataset": where["where"],
                 "split": where["split"], "revision": self.options.get("revision"), "limit": self.limit,
-                "scorer": self.scorer, "metric": self.metric, "user_template": self.user_template,
+                "scorer": self.scorer, "evaluator": self.evaluator, "metric": self.metric,
+                "user_template": self.user_template,
                 "family_templates": self.family_templates, "generation": self.generation,
                 "family_generation": self.family_generation}
 
@@ -77,6 +79,21 @@ def declare(name: str, entry: dict) -> Benchmark:
                          f"declare the scorer ({'/'.join(SCORERS)}) in the benchmark's entry")
     if scorer not in SCORERS:
         raise SkyT1Error(f"config key 'benchmarks.{name}.scorer': unknown scorer {scorer!r}", f"use one of {list(SCORERS)}")
+    evaluator = None
+    if scorer == "code":
+        from .scoring.evaluators import for_entry, load
+
+        evaluator = for_entry(entry)
+        if evaluator is None:
+            raise SkyT1Error(f"config key 'benchmarks.{name}.evaluator': adapter {adapter!r} has no known evaluator",
+                             "name the official evaluator's profile (config/evaluators/*.yaml)")
+        try:
+            load(evaluator)
+        except SkyT1Error as e:
+            raise SkyT1Error(f"config key 'benchmarks.{name}.evaluator': {e.args[0]}", e.args[1] if len(e.args) > 1 else "")
+    elif entry.get("evaluator"):
+        raise SkyT1Error(f"config key 'benchmarks.{name}.evaluator': only code benchmarks have an evaluator profile",
+                         "remove it")
     metric = entry.get("metric", "accuracy")
     try:
         kind, k = parse_metric(metric)
@@ -92,7 +109,7 @@ def declare(name: str, entry: dict) -> Benchmark:
                      user_template=entry.get("user_template"),
                      family_templates=dict(entry.get("family_templates") or {}),
                      family_generation=dict(entry.get("family_generation") or {}), generation=gen,
-                     max_share=dict(entry.get("max_share") or {}))
+                     max_share=dict(entry.get("max_share") or {}), evaluator=evaluator)
 
 
 def declare_all(config: dict) -> dict[str, Benchmark]:

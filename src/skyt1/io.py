@@ -65,7 +65,9 @@ def write_json(path, obj: Any) -> None:
 
 def write_jsonl(path, rows: Iterable[dict]) -> int:
     n = 0
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+    # backslashreplace: a lone surrogate (a program's error text can hold one) is written as its JSON escape
+    # \udcXX, which reads back as the same string; no other character is changed
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", errors="backslashreplace") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1

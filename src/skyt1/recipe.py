@@ -71,8 +71,31 @@ def _model(cfg: dict, name: str) -> dict:
     return {"name": name, **spec}
 
 
+def _evaluator(spec: dict) -> dict | None:
+    """A code entry's evaluator profile as the scorer applies it (name, the official files it follows, the
+    rules and limits); None for other entries."""
+    from .benchmarks import ADAPTER_SCORERS
+    from .scoring.evaluators import for_entry, load
+
+    if (spec.get("scorer") or ADAPTER_SCORERS.get(spec.get("adapter", ""))) != "code" or spec.get("passthrough"):
+        return None
+    name = for_entry(spec)
+    if not name:
+        return None
+    p = load(name)
+    return {"name": p.name, "follows": [f"{dict(s)['repo']}@{dict(s)['commit'][:12]} {dict(s)['path']}" for s in p.sources],
+            "stdout": p.stdout, "call": p.call, "wall_s": p.wall_s, "problem_wall_s": p.problem_wall_s,
+            "recursion_limit": p.recursion_limit, "int_max_str_digits": p.int_max_str_digits,
+            "system_exit": p.system_exit, "threads": p.threads, "tests": p.tests,
+            "float_tolerance": p.float_tolerance, "preamble_lines": len(p.preamble.splitlines()),
+            "deviations": len(p.deviations)}
+
+
 def _source(t: _Texts, name: str, spec: dict, where: str) -> dict:
-    out = {k: v for k, v in spec.items() if k not in ("user_template", "family_templates")}
+    out = {k: v for k, v in spec.items() if k not in ("user_template", "family_templates", "evaluator")}
+    prof = _evaluator(spec)
+    if prof:
+        out["evaluator"] = prof
     out["user_template"] = t.template(spec.get("user_template"), f"{where}.{name}.user_template")
     if spec.get("family_templates"):
         out["family_templates"] = {f: t.template(s, f"{where}.{name}.family_templates.{f}")
@@ -111,7 +134,8 @@ def _eval(t: _Texts, cfg: dict) -> dict:
             runs.setdefault(label, {})[bench] = {
                 "params": params.__dict__,
                 "user_template": t.template(tmpl, f"benchmarks.{bench}.user_template"),
-                "metric": b.get("metric", "accuracy"), "paper_name": b.get("paper_name")}
+                "metric": b.get("metric", "accuracy"), "paper_name": b.get("paper_name"),
+                **({"evaluator": _evaluator(b)["name"]} if _evaluator(b) else {})}
     return {"backend": ev["backend"], "params": ev["params"], "models": models, "runs": runs}
 
 

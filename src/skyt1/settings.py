@@ -71,6 +71,17 @@ def domain_prompt(stage_cfg: dict, domain: str | None) -> str:
     return (stage_cfg.get("domain_prompts") or {}).get(domain, stage_cfg["prompt"])
 
 
+def _bench_evaluator(entry: dict) -> dict:
+    """{"evaluator": profile} for a code benchmark (its declared profile, else its adapter's), else {}."""
+    from .benchmarks import ADAPTER_SCORERS
+    from .scoring.evaluators import params_of
+
+    if (entry.get("scorer") or ADAPTER_SCORERS.get(entry.get("adapter", ""))) != "code":
+        return {}
+    prof = params_of(entry)
+    return {"evaluator": prof} if prof else {}
+
+
 def _args(rule: str, config: dict, w: dict) -> dict:
     """Everything the rule's stage takes from the config, by argument name."""
     models, cache = config["models"], config.get("cache", {})
@@ -112,6 +123,10 @@ def _args(rule: str, config: dict, w: dict) -> dict:
 
             src = config["train_sources"][w["source"]]
             args.update(scorer=src.get("scorer") or ADAPTER_SCORERS.get(src["adapter"]), domain=src.get("domain", "math"))
+            if args["scorer"] == "code":  # the official evaluator the source's code is judged like
+                from .scoring.evaluators import params_of
+
+                args["evaluator"] = params_of(src)
         return args
     if rule == "mix":
         return {"cfg": config["mix"], "seed": config["seed"], "cutoff_len": config["train"]["args"].get("cutoff_len"),
@@ -128,7 +143,8 @@ def _args(rule: str, config: dict, w: dict) -> dict:
                 "bench_spec": config["benchmarks"][bench], "model": entry,
                 "prompt": config["prompts"][domain_prompt(entry, config["benchmarks"][bench].get("domain", "math"))],
                 "model_spec": _gen_model(models[_model_name_for_eval(config, label)]), "cache": cache,
-                "sandbox": config.get("sandbox", {}), "artifacts": artifacts}
+                "sandbox": config.get("sandbox", {}), "artifacts": artifacts,
+                **_bench_evaluator(config["benchmarks"][bench])}
     if rule == "table_main":
         return {"models": list(config["eval"]["models"]), "paper_columns": config["table"]["paper_columns"],
                 "preset": config["preset"]}

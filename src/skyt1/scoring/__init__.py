@@ -33,8 +33,11 @@ def make_sandbox(cfg: dict | None = None):
     return Sandbox(Limits.from_config(cfg))
 
 
-def score_item(item: dict, text: str, *, task: str | None = None, sandbox=None, scorer: str | None = None) -> dict:
-    """`scorer` ('math', 'choice', 'code'), when given, is the declared scorer; else it is inferred from the record."""
+def score_item(item: dict, text: str, *, task: str | None = None, sandbox=None, scorer: str | None = None,
+               evaluator=None) -> dict:
+    """`scorer` ('math', 'choice', 'code'), when given, is the declared scorer; else it is inferred from the record.
+    `evaluator`: the code benchmark's or source's evaluator profile (a name under config/evaluators/ or the
+    profile's dict); else the one the record's test format comes from."""
     kind = scorer or scorer_kind(item, task)
     meta = item.get("metadata") or {}
     if kind == "code":
@@ -42,7 +45,8 @@ def score_item(item: dict, text: str, *, task: str | None = None, sandbox=None, 
         if not item.get("tests"):
             raise SkyT1Error(f"code item {item.get('id')!r} has no tests for the sandboxed code scorer",
                              "give code records `tests` ({inputs, outputs[, fn_name]} or {test, entry_point})")
-        return code.score(item["tests"], text, sandbox=sandbox, starter_code=meta.get("starter_code"))
+        return code.score(item["tests"], text, sandbox=sandbox, starter_code=meta.get("starter_code"),
+                          profile=evaluator)
     if item.get("answer") is None:
         raise SkyT1Error(f"item {item.get('id')!r} has no gold answer", "give non-code records an `answer`")
     if kind == "choice":
@@ -54,17 +58,32 @@ def score_item(item: dict, text: str, *, task: str | None = None, sandbox=None, 
     return math.score(item["answer"], text)
 
 
+def guarded(fn, item: dict, *args, **kw) -> dict:
+    """fn(item, ...) for one item; an exception other than SkyT1Error (a malformed record or a sandbox that
+    cannot start: the stage must stop and say so) becomes that item's failed verdict with the reason, marked
+    `judge_error` so the stage's report counts it. One hostile answer never stops a stage."""
+    try:
+        return fn(item, *args, **kw)
+    except SkyT1Error:
+        raise
+    except Exception as e:  # noqa: BLE001
+        from .code import clean_text
+        return {"predicted": None, "correct": False, "judge_error": True,
+                "reason": clean_text(f"judge error: {type(e).__name__}: {e}")[:500]}
+
+
 def score_batch(pairs: Iterable[tuple[dict, str]], *, task: str | None = None, sandbox=None,
-                workers: int = 2, scorer: str | None = None) -> list[dict]:
+                workers: int = 2, scorer: str | None = None, evaluator=None) -> list[dict]:
     """score_item over many (item, text) pairs, in order. Code pairs run `workers` sandboxes at once (threads
     only wait on the sandboxes' processes); math and choice pairs are scored in the calling thread, because
-    math-verify's timeouts use signals, which work only in the main thread."""
+    math-verify's timeouts use signals, which work only in the main thread. Each item is guarded (guarded())."""
     pairs = list(pairs)
     results: list[dict | None] = [None] * len(pairs)
     code_idx = [i for i, (it, _) in enumerate(pairs) if (scorer or scorer_kind(it, task)) == "code"]
     if code_idx:
         def one(i):
-            return score_item(pairs[i][0], pairs[i][1], task=task, sandbox=sandbox, scorer=scorer)
+            return guarded(score_item, pairs[i][0], pairs[i][1], task=task, sandbox=sandbox, scorer=scorer,
+                           evaluator=evaluator)
         if workers <= 1 or len(code_idx) == 1:
             done = [one(i) for i in code_idx]
         else:
@@ -74,5 +93,5 @@ def score_batch(pairs: Iterable[tuple[dict, str]], *, task: str | None = None, s
             results[i] = r
     for i, (it, text) in enumerate(pairs):
         if results[i] is None:
-            results[i] = score_item(it, text, task=task, sandbox=sandbox, scorer=scorer)
+            results[i] = guarded(score_item, it, text, task=task, sandbox=sandbox, scorer=scorer, evaluator=evaluator)
     return results

@@ -29,6 +29,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpu-s", type=float, help="CPU seconds per test (sandbox)")
     p.add_argument("--wall-s", type=float, help="wall seconds per test (sandbox)")
     p.add_argument("--memory-mb", type=int, help="memory per test in MB (sandbox)")
+    p.add_argument("--evaluator", help="code: the official evaluator's profile (config/evaluators/: livecodebench, "
+                                       "apps, taco, humaneval, mbpp); default: the one --task names, else the "
+                                       "record format's")
 
 
 def _text_of(row: dict) -> list[str]:
@@ -39,6 +42,14 @@ def _text_of(row: dict) -> list[str]:
             return [row[key]]
     raise SkyT1Error(f"row {row.get('id')!r} has no response text",
                      "give each row `samples`, `response`, `text` or `rewritten`")
+
+
+def _task_evaluator(task: str) -> str | None:
+    from .evaluators import names
+
+    t = task.lower()
+    t = "livecodebench" if t.startswith("lcb") else t
+    return next((n for n in names() if t.startswith(n) or t.startswith(n.replace("humaneval", "human_eval"))), None)
 
 
 @command("score", _configure)
@@ -71,7 +82,8 @@ def _score(args: argparse.Namespace) -> int:
         over = {k: v for k, v in (("cpu_s", args.cpu_s), ("wall_s", args.wall_s), ("memory_mb", args.memory_mb))
                 if v is not None}
         sandbox = default_sandbox(Limits(**over))
-    results = score_batch(pairs, task=args.task, sandbox=sandbox, workers=args.workers)
+    evaluator = args.evaluator or _task_evaluator(args.task)
+    results = score_batch(pairs, task=args.task, sandbox=sandbox, workers=args.workers, evaluator=evaluator)
 
     it = iter(results)
     per_item, out_rows = [], []
@@ -83,6 +95,7 @@ def _score(args: argparse.Namespace) -> int:
             out_rows.append({"id": rid, "sample": i, **r})
         per_item.append(flags)
     summary = {"task": args.task, "scorer": scorer_kind(pairs[0][0], args.task),
+               **({"evaluator": evaluator} if sandbox is not None and evaluator else {}),
                "samples": len(pairs), **summarize(per_item, args.k)}
     summary = {k: round(v, 2) if isinstance(v, float) else v for k, v in summary.items()}
     if args.out:

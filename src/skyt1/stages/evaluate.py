@@ -71,9 +71,11 @@ def settings(eval_params: dict, bench_spec: dict, family: str | None):
 def run(bench_path, model_dir, out_path, summary_path, *, benchmark: str, bench_spec: dict, label: str,
         display: str, eval_cfg: dict, prompt: dict, model_spec: dict, threads: int = 1, gpus: int = 0,
         cache_cfg: dict | None = None, log_path: str | None = None, sandbox_cfg: dict | None = None,
-        family: str | None = None, paper_model: str | None = None, artifacts: dict | None = None, engine: str | None = None) -> None:
+        family: str | None = None, paper_model: str | None = None, artifacts: dict | None = None, engine: str | None = None,
+        evaluator: dict | None = None) -> None:
     """family (eval.models.<label>.family) picks the benchmark's family_templates / family_generation
-    entry over its user_template / generation (the original prompts Sky-T1 models differently)."""
+    entry over its user_template / generation (the original prompts Sky-T1 models differently).
+    evaluator: a code benchmark's evaluator profile (skyt1.scoring.evaluators), as the rule's params give it."""
     bench = declare(benchmark, bench_spec)
     items = read_jsonl(bench_path)
     sandbox = make_sandbox(sandbox_cfg) if bench.scorer == "code" else None
@@ -94,7 +96,9 @@ def run(bench_path, model_dir, out_path, summary_path, *, benchmark: str, bench_
         raise SkyT1Error(f"evaluate {label}/{benchmark}: no item was generated", "see the stage's log")
     # One sandbox per code response, as many at once as the rule has threads.
     pairs = [(it, t) for it in done for t in results[it["id"]].texts]
-    scored = iter(score_batch(pairs, sandbox=sandbox, workers=max(1, threads), scorer=bench.scorer))
+    evaluator = evaluator or (bench.evaluator if bench.scorer == "code" else None)
+    scored = iter(score_batch(pairs, sandbox=sandbox, workers=max(1, threads), scorer=bench.scorer,
+                              evaluator=evaluator))
     rows = []
     for it in done:
         comp = results[it["id"]]
@@ -118,6 +122,8 @@ def run(bench_path, model_dir, out_path, summary_path, *, benchmark: str, bench_
     write_jsonl(out_path, rows)
     summary = {"benchmark": benchmark, "model": label, "model_display": display, "family": family or "default",
                "metric": bench.metric, "scorer": bench.scorer, "version": bench.version, "items": len(rows),
+               "evaluator": evaluator.get("name") if isinstance(evaluator, dict) else evaluator,
+               "judge_errors": sum(1 for r in rows for s_ in r["samples"] if s_.get("judge_error")),
                "samples_per_item": params.n, "value": value, "ci95": ci,
                "accuracy": round(100.0 * sum(r["accuracy"] for r in rows) / len(rows), 2),
                "paper_name": bench.paper_name, "paper_model": paper_model, "reported": paper_value,

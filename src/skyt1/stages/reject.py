@@ -34,9 +34,10 @@ def _format_gate(row: dict, require_format: bool) -> dict | None:
 
 
 def run(in_path, accepted_path, rejected_path, stats_path, cfg: dict, sandbox_cfg: dict | None = None,
-        scorer: str | None = None, domain: str | None = None, threads: int = 1) -> None:
+        scorer: str | None = None, domain: str | None = None, threads: int = 1, evaluator=None) -> None:
     """`scorer` is the source's declared scorer (else inferred per record); code rows run in parallel
-    sandboxes, as many at once as the rule has threads."""
+    sandboxes, as many at once as the rule has threads, judged like `evaluator` (the source's profile)
+    judges. A row whose judging raised is rejected with its reason and counted (judge_errors)."""
     rows = read_jsonl(in_path)
     kinds = {scorer} if scorer else {scorer_kind(r) for r in rows}
     sandbox = make_sandbox(sandbox_cfg) if "code" in kinds else None
@@ -45,8 +46,9 @@ def run(in_path, accepted_path, rejected_path, stats_path, cfg: dict, sandbox_cf
     todo = [i for i, v in enumerate(verdicts) if v is None]
     texts = [split_sections(rows[i]["rewritten"]).solution or rows[i]["rewritten"] for i in todo]
     for i, res in zip(todo, score_batch([(rows[i], t) for i, t in zip(todo, texts)], sandbox=sandbox,
-                                        workers=max(1, threads), scorer=scorer)):
-        verdicts[i] = {"accepted": res["correct"], "reason": res["reason"], "predicted": res["predicted"]}
+                                        workers=max(1, threads), scorer=scorer, evaluator=evaluator)):
+        verdicts[i] = {"accepted": res["correct"], "reason": res["reason"], "predicted": res["predicted"],
+                       **({"judge_error": True} if res.get("judge_error") else {})}
     accepted, rejected, reasons = [], [], Counter()
     for row, verdict in zip(rows, verdicts):
         if verdict["accepted"]:
@@ -60,6 +62,8 @@ def run(in_path, accepted_path, rejected_path, stats_path, cfg: dict, sandbox_cf
     rate = len(accepted) / len(rows) if rows else 0.0
     write_json(stats_path, {"rows": len(rows), "accepted": len(accepted), "rejected": len(rejected),
                             "acceptance_rate": round(rate, 4), "reject_reasons": dict(reasons),
+                            "judge_errors": sum(1 for v in verdicts if v.get("judge_error")),
+                            "evaluator": evaluator.get("name") if isinstance(evaluator, dict) else evaluator,
                             "domain": domain, "scorer": scorer or ",".join(sorted(kinds)),
                             "provenance": provenance.collect("reject", cfg, [in_path])})
     log.info("reject: %d/%d accepted (%.1f%%)", len(accepted), len(rows), 100 * rate)
