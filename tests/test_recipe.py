@@ -51,10 +51,16 @@ REAL_REWRITE_SHA = {
 }
 
 TRAIN_SOURCES = {  # name: (adapter, repo, name/source, split, extra options that must hold)
-    "numina_math": ("numina", "AI-MO/NuminaMath-CoT", "math", "train", {"min_difficulty": 4, "max_difficulty": 9}),
-    "numina_amc_aime": ("numina", "AI-MO/NuminaMath-CoT", "amc_aime", "train", {"min_difficulty": 1, "max_difficulty": 9}),
+    # the preview's labels and the release's strict bounds (SkyThought@0751518 NUMINATaskHandler)
+    "numina_math": ("numina", "AI-MO/NuminaMath-CoT", "math", "train",
+                    {"labels": {"repo": "DigitalLearningGmbH/MATH-lighteval", "split": "train+test", "field": "level",
+                                "above": 3, "below": 10}}),
+    "numina_amc_aime": ("numina", "AI-MO/NuminaMath-CoT", "amc_aime", "train",
+                        {"labels": {"repo": "NovaSky-AI/labeled_numina_difficulty", "files": ["labeled_amc_aime_0_-1.json"],
+                                    "above": 0, "below": 10}}),
     "numina_olympiads": ("numina", "AI-MO/NuminaMath-CoT", "olympiads", "train",
-                         {"min_difficulty": 9, "max_difficulty": 9, "head": 20000}),
+                         {"labels": {"repo": "NovaSky-AI/labeled_numina_difficulty", "files": ["labeled_olympiads_0_-1.json"],
+                                     "above": 8, "below": 10}, "head": 20000}),
     "apps": ("apps", "codeparrot/apps", None, None, {"files": ["test.jsonl"]}),
     "taco": ("taco", "BAAI/TACO", "MEDIUM", "train", {"difficulty": "MEDIUM"}),
     "taco_test": ("taco", "BAAI/TACO", "ALL", "test", {}),
@@ -353,12 +359,11 @@ def _load(adapter, files, **options):
 
 
 def test_numina_head_is_taken_before_the_difficulty_filter():
-    files, diff = str(FXH / "numina_cot.parquet"), str(FXH / "numina_difficulty.jsonl")
-    full = _load("numina", files, source="math", min_difficulty=4, max_difficulty=9, difficulty_files=diff)
+    files, labels = str(FXH / "numina_cot.parquet"), {"data_files": str(FXH / "numina_difficulty.jsonl"), "min": 4, "max": 9}
+    full = _load("numina", files, source="math", labels=labels)
     assert [r["answer"] for r in full] == ["3"]
     # The first math row is the one that passes; with head 1 it is still kept, with the filter after the head.
-    assert [r["answer"] for r in _load("numina", files, source="math", head=1, min_difficulty=4, max_difficulty=9,
-                                       difficulty_files=diff)] == ["3"]
+    assert [r["answer"] for r in _load("numina", files, source="math", head=1, labels=labels)] == ["3"]
     assert len(_load("numina", files, source="math", head=2)) == 2
     assert len(_load("numina", files, source="math", head=1)) == 1
 
