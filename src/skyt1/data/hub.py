@@ -203,7 +203,7 @@ def sky_t1_data(name: str, spec: dict) -> list[dict]:
     """NovaSky-AI/Sky-T1_data_17k, the published SFT set: rows {system, conversations: [{from: user, value},
     {from: assistant, value}]} in LLaMA-Factory's sharegpt form. Each row's own response is kept as
     metadata.reference_response (a passthrough source: it goes to the mix as it is); the domain is
-    inferred (metadata.domain_inferred). Duplicates are left to the mix, which removes them."""
+    inferred (metadata.domain_inferred). Duplicates are left to the mix (mix.dedupe decides)."""
     o = _opts(spec)
     out = []
     for i, row in enumerate(load_rows(name, o)):
