@@ -142,16 +142,20 @@ def test_boilerplate_overlap_stays_and_a_real_copy_goes(tmp_path):
     copied = _story(rng, 40)
     lcb_copied = _code(1, copied + " Print the answer modulo 998244353.", "livecodebench_medium")
     taco.append(_code(99, "You are given this problem. " + copied + " Print the answer modulo 998244353.", "taco"))
-    bench = [lcb_boiler, lcb_copied]
+    # the word before the sentence is the same in one TACO problem and one LCB question: the 8-gram
+    # "bitstring the first line contains ..." is rare, but it is boilerplate plus one word, not a copy
+    taco.append(_code(98, f"{_story(rng)} bitstring {BOILERPLATE} {_story(rng)}", "taco"))
+    lcb_boundary = _code(2, f"{_story(rng)} bitstring {BOILERPLATE} Output one line.", "livecodebench_hard")
+    bench = [lcb_boiler, lcb_copied, lcb_boundary]
     keep, removed, stats = decontaminate(taco, bench, {"ngram_max_df": 10})
-    assert [r["train_id"] for r in removed] == ["taco/99"]  # the copy goes, the 40 boilerplate sharers stay
+    assert [r["train_id"] for r in removed] == ["taco/99"]  # the copy goes, the 41 boilerplate sharers stay
     assert removed[0]["benchmark_id"] == "livecodebench_medium/1" and removed[0]["method"] == "ngram"
     assert tokens(copied)[0] in removed[0]["shared_text"] and "test cases" not in removed[0]["shared_text"]
     assert stats["ngrams_ignored_as_common"] > 0
-    assert any("single integer t" in c["ngram"] and c["documents"] == 41 for c in stats["most_common_ignored"])
+    assert any("single integer t" in c["ngram"] and c["documents"] == 43 for c in stats["most_common_ignored"])
     # the same corpus without the cap removes every boilerplate sharer (the behaviour this replaces)
     keep_uncapped, _, _ = decontaminate(taco, bench, {"ngram_max_df": None, "fuzzy": False})
-    assert sum(not k for k in keep_uncapped) == 41
+    assert sum(not k for k in keep_uncapped) == 42
     # the stage reports per source, per benchmark and per pair, with the shared text
     t, b = tmp_path / "taco.jsonl", tmp_path / "lcb.jsonl"
     write_jsonl(t, taco)
@@ -159,7 +163,7 @@ def test_boilerplate_overlap_stays_and_a_real_copy_goes(tmp_path):
     out, rep = tmp_path / "clean" / "taco.jsonl", tmp_path / "clean" / "report.json"
     stage.run([str(t)], [str(b)], [str(out)], str(rep), {"ngram_max_df": 10})
     report = json.loads(rep.read_text())
-    assert len(read_jsonl(out)) == 40
+    assert len(read_jsonl(out)) == 41
     assert report["removed_per_source"] == {"taco": 1} and report["removed_per_benchmark"] == {"livecodebench_medium": 1}
     cell = report["removed_per_source_and_benchmark"]["taco"]["livecodebench_medium"]
     assert cell["removed"] == 1 and cell["examples"][0]["train_id"] == "taco/99"

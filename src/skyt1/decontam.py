@@ -9,8 +9,10 @@ so LaTeX/whitespace/punctuation differences vanish):
    An n-gram found in more than `ngram_max_df` documents of the corpus (training questions and
    benchmark questions together) is boilerplate, not evidence of a copy, and is ignored: Codeforces'
    "the first line contains a single integer t ... the number of test cases" links thousands of
-   problems, a copied problem links its few copies. A copy repeated more often than the cap still
-   goes through the fuzzy pass, whose candidates are limited by benchmark frequency only.
+   problems, a copied problem links its few copies. A gram that shares a token with a common gram
+   of its text is ignored too (a word plus seven words of boilerplate is still boilerplate). A copy
+   repeated more often than the cap still goes through the fuzzy pass, whose candidates are limited by
+   benchmark frequency only.
    N-grams are hashed with a vectorized polynomial hash (numpy), looked up in the sorted benchmark
    hashes, and every hit is confirmed on the token tuples, so a hash collision never removes a row.
 2. fuzzy match: for the rows that survive, candidate benchmark items are those sharing rare token
@@ -87,10 +89,13 @@ def _finalize(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(29))
 
 
-def gram_hashes(c: Corpus, n: int, short_as_gram: bool = True, bits: int = 24) -> tuple[np.ndarray, np.ndarray]:
+def gram_hashes(c: Corpus, n: int, short_as_gram: bool = True, bits: int = 24,
+                common: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(hash, doc) for every n-gram of every doc, de-duplicated within a doc, sorted by hash. Docs with
-    0 < len < n contribute one gram made of all their tokens (if short_as_gram)."""
-    hashes, docs = _raw_gram_hashes(c, n, short_as_gram)
+    0 < len < n contribute one gram made of all their tokens (if short_as_gram). With `common` (sorted
+    hashes, as returned here), a gram that shares a token with a common gram of its doc is left out:
+    "<word> the first line contains a single integer" is boilerplate too, whatever the word."""
+    hashes, docs = _raw_gram_hashes(c, n, short_as_gram, common, bits)
     if len(hashes) == 0:
         return hashes, docs
     # unique (hash, doc) pairs, sorted by hash: the doc id goes in the low bits of one 64-bit key
@@ -102,7 +107,7 @@ def gram_hashes(c: Corpus, n: int, short_as_gram: bool = True, bits: int = 24) -
     return key >> np.uint64(bits), (key & np.uint64((1 << bits) - 1)).astype(np.int64)
 
 
-def _raw_gram_hashes(c: Corpus, n: int, short_as_gram: bool) -> tuple[np.ndarray, np.ndarray]:
+def _raw_gram_hashes(c: Corpus, n: int, short_as_gram: bool, common=None, bits: int = 0) -> tuple[np.ndarray, np.ndarray]:
     total = len(c.ids)
     doc_of = np.repeat(np.arange(len(c.lengths), dtype=np.int64), c.lengths)
     hashes = np.empty(0, dtype=np.uint64)
@@ -116,6 +121,8 @@ def _raw_gram_hashes(c: Corpus, n: int, short_as_gram: bool) -> tuple[np.ndarray
             h = _finalize(h)
         pos = np.arange(m, dtype=np.int64)
         ok = doc_of[pos] == doc_of[pos + n - 1]  # the gram lies inside one doc
+        if common is not None and len(common):
+            ok &= ~_near(np.where(ok, _member(h >> np.uint64(bits), common), False), n)
         hashes, docs = h[ok], doc_of[pos[ok]]
     if short_as_gram:
         short = np.nonzero((c.lengths > 0) & (c.lengths < n))[0]
@@ -208,32 +215,30 @@ def decontaminate(train: list[dict], bench: list[dict], cfg: dict | None = None)
         rare = ~np.isin(common, whole)
         common, common_df = common[rare], common_df[rare]
     sides = [(th, td, tc), (bh, bd, bc)]
-    if len(common):
-        ok = ~_member(th, common)
-        th, td = th[ok], td[ok]
-        ok = ~_member(bh, common)
-        bh, bd = bh[ok], bd[ok]
+    if len(common):  # again, without the grams that touch boilerplate
+        th, td = gram_hashes(tc, n, bits=bits, common=common)
+        bh, bd = gram_hashes(bc, n, bits=bits, common=common)
     index = GramIndex(bh, bd)
     left, right = index.pairs(th, td)
     lq, rq, cnt = _pair_counts(left, right, max(len(bench), 1))
     matches: dict[int, dict] = {}
+    bench_grams: dict[int, set] = {}
     i = 0
     while i < len(lq):  # groups by training doc, best candidate first; confirm on the token tuples
         t = int(lq[i])
         j = i
         while j < len(lq) and lq[j] == t:
             j += 1
-        tgrams = _ngrams(tc.toks[t], n)
+        all_grams = _ngrams(tc.toks[t], n)
+        tgrams = _clean_grams(tc.toks[t], n, bits, common) if len(common) else all_grams
         for k in range(i, j):
             b = int(rq[k])
-            shared = tgrams & _ngrams(bc.toks[b], n)
-            if shared and len(common):  # a common gram never counts, even when its hash hides in a pair
-                grams = list(shared)
-                rare = ~_member(_tuple_hashes(grams, n, bits), common)
-                shared = {g for g, r in zip(grams, rare) if r}
+            if b not in bench_grams:
+                bench_grams[b] = _clean_grams(bc.toks[b], n, bits, common) if len(common) else _ngrams(bc.toks[b], n)
+            shared = tgrams & bench_grams[b]  # confirmed on the tokens: a hash collision never removes a row
             if shared:
                 matches[t] = {"method": "ngram", "bench_index": b, "shared_ngrams": len(shared),
-                              "ngram_overlap": round(len(shared) / max(len(tgrams), 1), 4),
+                              "ngram_overlap": round(len(shared) / max(len(all_grams), 1), 4),
                               "example_ngram": " ".join(min(shared)),
                               "shared_text": _longest_shared_span(tc.toks[t], shared, n)}
                 break
@@ -303,6 +308,25 @@ def _common_grams(th: np.ndarray, bh: np.ndarray, max_df) -> tuple[np.ndarray, n
     u, c = np.unique(np.concatenate([th, bh]), return_counts=True)
     over = c > int(max_df)
     return u[over], c[over]
+
+
+def _near(bad: np.ndarray, n: int) -> np.ndarray:
+    """Per gram position p: whether a flagged gram starts within n - 1 of p, i.e. shares a token with it
+    (a gram of another doc never does: it ends before this doc starts)."""
+    cs = np.concatenate([[0], np.cumsum(bad, dtype=np.int64)])
+    p = np.arange(len(bad))
+    return cs[np.minimum(p + n, len(bad))] - cs[np.maximum(p - n + 1, 0)] > 0
+
+
+def _clean_grams(toks: list[str], n: int, bits: int, common: np.ndarray) -> set[tuple]:
+    """The n-grams of one text that share no token with a common gram (the set gram_hashes keeps)."""
+    if len(toks) < n:
+        return _ngrams(toks, n)
+    grams = [tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)]
+    if not len(common):
+        return set(grams)
+    near = _near(_member(_tuple_hashes(grams, n, bits), common), n)
+    return {g for g, x in zip(grams, near) if not x}
 
 
 def _member(values, sorted_set: np.ndarray):
