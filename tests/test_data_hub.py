@@ -29,23 +29,71 @@ def load(adapter, files, **options):
     return recs
 
 
-def test_numina_filters_by_source_and_difficulty():
-    recs = load("numina", "numina_cot.parquet", source="math", min_difficulty=4, max_difficulty=9,
-                difficulty_files=str(FX / "numina_difficulty.jsonl"))
-    assert [r["answer"] for r in recs] == ["3"]  # the difficulty-2 problem is filtered out
-    assert recs[0]["metadata"]["difficulty"] == 5.0 and recs[0]["metadata"]["numina_source"] == "math"
-    amc = load("numina", "numina_cot.parquet", source="amc_aime")
-    assert amc[0]["answer"] == r"\textbf{(A)}\ 30"
-    olympiads = load("numina", "numina_cot.parquet", source="olympiads", min_difficulty=9, max_difficulty=9,
-                     difficulty_files=str(FX / "numina_difficulty.jsonl"))
+LABELS = FX / "labeled_numina_difficulty"
+
+
+def test_numina_filters_by_source_and_the_preview_labels_with_the_release_bounds():
+    # math: MATH's own level (3 < level < 10), looked up by the problem text; "Level 1" goes
+    recs = load("numina", "numina_cot.parquet", source="math",
+                labels={"data_files": str(FX / "math_lighteval.parquet"), "field": "level", "above": 3, "below": 10})
+    assert [r["answer"] for r in recs] == ["3"]
+    assert recs[0]["metadata"]["difficulty"] == 4.0 and recs[0]["metadata"]["numina_source"] == "math"
+    amc = load("numina", "numina_cot.parquet", source="amc_aime",
+               labels={"data_files": str(LABELS / "labeled_amc_aime_0_-1.json"), "above": 0, "below": 10})
+    assert amc[0]["answer"] == r"\textbf{(A)}\ 30" and amc[0]["metadata"]["difficulty"] == 3.0
+    olympiads = load("numina", "numina_cot.parquet", source="olympiads",
+                     labels={"data_files": str(LABELS / "labeled_olympiads_0_-1.json"), "above": 8, "below": 10})
     assert [r["answer"] for r in olympiads] == ["44"]  # the proof has no \boxed{}: unusable, dropped
+    assert olympiads[0]["metadata"]["difficulty"] == 8.5  # a fractional label inside the release's 8 < x < 10
     with pytest.raises(SkyT1Error, match="yielded no records"):  # the first olympiads row is the proof
         load("numina", "numina_cot.parquet", source="olympiads", head=1)
+
+
+def test_a_fractional_label_follows_the_bounds_it_is_given():
+    files = {"data_files": str(LABELS / "labeled_olympiads_0_-1.json")}
+    # 5cf4c85's inclusive bounds with --math-difficulty-lower-bound 9 drop the 8.5 the release kept
+    with pytest.raises(SkyT1Error, match="yielded no records"):
+        load("numina", "numina_cot.parquet", source="olympiads", labels={**files, "min": 9, "max": 9})
+    assert len(load("numina", "numina_cot.parquet", source="olympiads", labels={**files, "above": 8.5 - 1e-9})) == 1
+    with pytest.raises(SkyT1Error, match="yielded no records"):  # strict: 8.5 is not above 8.5
+        load("numina", "numina_cot.parquet", source="olympiads", labels={**files, "above": 8.5})
+    with pytest.raises(SkyT1Error, match="no field 'gpt_difficulty_parsed'"):
+        load("numina", "numina_cot.parquet", source="math", labels={"data_files": str(FX / "math_lighteval.parquet")})
+
+
+def test_the_later_859k_labels_still_work_with_inclusive_bounds():
+    recs = load("numina", "numina_cot.parquet", source="math",
+                labels={"data_files": str(FX / "numina_difficulty.jsonl"), "min": 4, "max": 9})
+    assert [r["answer"] for r in recs] == ["3"] and recs[0]["metadata"]["difficulty"] == 5.0
+
+
+def test_label_files_have_the_published_fields():
+    # label_math_difficulty.py (SkyThought@0751518) writes NuminaMath rows with messages "" and two label fields
+    for f in LABELS.glob("labeled_*_0_-1.json"):
+        rows = json.loads(f.read_text())
+        assert isinstance(rows, list) and rows
+        for r in rows:
+            assert set(r) == {"source", "problem", "solution", "messages", "gpt_difficulty", "gpt_difficulty_parsed"}
+            assert r["messages"] == "" and f.name == f"labeled_{r['source']}_0_-1.json"
+            assert f"[[{r['gpt_difficulty_parsed']}]]" in r["gpt_difficulty"]
+
+
+def test_a_malformed_code_row_is_dropped_counted_and_named(tmp_path):
+    from skyt1.stages import data as data_stage
+
+    spec = {"adapter": "taco", "options": {"data_files": str(FX / "taco_train.jsonl"), "difficulty": "MEDIUM"}}
+    out, meta = tmp_path / "taco.jsonl", tmp_path / "taco.meta.json"
+    data_stage.run("taco", spec, str(out), str(meta))
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["taco/0", "taco/2"]
+    dropped = json.loads(meta.read_text())["dropped"]
+    assert dropped["rows"] == 1 and dropped["items"] == [{"row": "3", "reason": "input_output has 2 inputs but 1 outputs"}]
+    assert dropped["by_reason"] == {"input_output has N inputs but N outputs": 1}
 
 
 def test_apps_and_taco_tests_from_input_output():
     apps = load("apps", "apps_test.jsonl")
     assert [r["id"] for r in apps] == ["apps/4000", "apps/4001"]  # the row without tests is dropped
+    assert data.dropped("apps") == [{"row": "4002", "reason": "no input_output tests"}]
     assert apps[0]["tests"] == {"inputs": ["1 2\n", "5 7\n"], "outputs": ["3\n", "12\n"]}
     assert apps[1]["tests"]["fn_name"] == "rev" and apps[1]["metadata"]["starter_code"].startswith("class Solution")
     taco = load("taco", "taco_train.jsonl", difficulty="MEDIUM")

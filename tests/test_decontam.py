@@ -77,7 +77,8 @@ def test_agrees_with_the_naive_all_pairs_check():
             train_q.append(rng.choice(bench_q))
     train = [rec(i, q) for i, q in enumerate(train_q)]
     bench = [rec(i, q, "b") for i, q in enumerate(bench_q)]
-    keep, _, _ = decontaminate(train, bench, {"fuzzy_max_df": 1000})
+    # the naive check has no document-frequency cap: compare with the cap off
+    keep, _, _ = decontaminate(train, bench, {"fuzzy_max_df": 1000, "ngram_max_df": None})
     naive = [not naive_contaminated(q, bench_q) for q in train_q]
     assert keep == naive
     assert 0 < sum(keep) < len(keep)
@@ -116,3 +117,74 @@ def test_stage_refuses_to_overwrite_its_input(tmp_path):
     write_jsonl(t, [rec(0, "q")])
     with pytest.raises(SkyT1Error, match="overwrite"):
         stage.run([str(t)], [str(t)], [str(t)], str(tmp_path / "r.json"))
+
+
+# Codeforces' input sentence, as TACO and LiveCodeBench problems carry it word for word
+BOILERPLATE = ("The first line contains a single integer t (1 <= t <= 10^4) - the number of test cases. "
+               "The description of the test cases follows.")
+
+
+def _story(rng, k=30):
+    words = "grid tree graph array permutation string binary sum maximum query segment robot coin".split()
+    return " ".join(f"{rng.choice(words)}{rng.randint(0, 999)}" for _ in range(k))
+
+
+def _code(i, q, source):
+    return records.make(id=f"{source}/{i}", source=source, domain="code", question=q,
+                        tests={"inputs": ["1\n"], "outputs": ["1\n"]})
+
+
+def test_boilerplate_overlap_stays_and_a_real_copy_goes(tmp_path):
+    rng = random.Random(7)
+    # 40 TACO problems share only the Codeforces sentence (with each other and with one LCB question)
+    taco = [_code(i, f"{_story(rng)}. {BOILERPLATE} {_story(rng)}", "taco") for i in range(40)]
+    lcb_boiler = _code(0, f"{_story(rng)}. {BOILERPLATE} Each test case has one line.", "livecodebench_easy")
+    copied = _story(rng, 40)
+    lcb_copied = _code(1, copied + " Print the answer modulo 998244353.", "livecodebench_medium")
+    taco.append(_code(99, "You are given this problem. " + copied + " Print the answer modulo 998244353.", "taco"))
+    # the word before the sentence is the same in one TACO problem and one LCB question: the 8-gram
+    # "bitstring the first line contains ..." is rare, but it is boilerplate plus one word, not a copy
+    taco.append(_code(98, f"{_story(rng)} bitstring {BOILERPLATE} {_story(rng)}", "taco"))
+    lcb_boundary = _code(2, f"{_story(rng)} bitstring {BOILERPLATE} Output one line.", "livecodebench_hard")
+    bench = [lcb_boiler, lcb_copied, lcb_boundary]
+    keep, removed, stats = decontaminate(taco, bench, {"ngram_max_df": 10})
+    assert [r["train_id"] for r in removed] == ["taco/99"]  # the copy goes, the 41 boilerplate sharers stay
+    assert removed[0]["benchmark_id"] == "livecodebench_medium/1" and removed[0]["method"] == "ngram"
+    assert tokens(copied)[0] in removed[0]["shared_text"] and "test cases" not in removed[0]["shared_text"]
+    assert stats["ngrams_ignored_as_common"] > 0
+    assert any("single integer t" in c["ngram"] and c["documents"] == 43 for c in stats["most_common_ignored"])
+    # the same corpus without the cap removes every boilerplate sharer (the behaviour this replaces)
+    keep_uncapped, _, _ = decontaminate(taco, bench, {"ngram_max_df": None, "fuzzy": False})
+    assert sum(not k for k in keep_uncapped) == 42
+    # the stage reports per source, per benchmark and per pair, with the shared text
+    t, b = tmp_path / "taco.jsonl", tmp_path / "lcb.jsonl"
+    write_jsonl(t, taco)
+    write_jsonl(b, bench)
+    out, rep = tmp_path / "clean" / "taco.jsonl", tmp_path / "clean" / "report.json"
+    stage.run([str(t)], [str(b)], [str(out)], str(rep), {"ngram_max_df": 10})
+    report = json.loads(rep.read_text())
+    assert len(read_jsonl(out)) == 41
+    assert report["removed_per_source"] == {"taco": 1} and report["removed_per_benchmark"] == {"livecodebench_medium": 1}
+    cell = report["removed_per_source_and_benchmark"]["taco"]["livecodebench_medium"]
+    assert cell["removed"] == 1 and cell["examples"][0]["train_id"] == "taco/99"
+    assert tokens(copied)[1] in cell["examples"][0]["shared"]
+
+
+def test_identical_short_questions_are_never_boilerplate():
+    bench = [rec(0, "What is 7 + 5?", "arith")]
+    train = [rec(i, "What is 7 + 5?") for i in range(20)] + [rec(20, "What is 7 + 6?")]
+    keep, _, _ = decontaminate(train, bench, {"ngram_max_df": 3, "fuzzy": False})
+    assert keep == [False] * 20 + [True]
+
+
+def test_decontam_off_keeps_every_question_as_the_original(tmp_path):
+    t, b = tmp_path / "t.jsonl", tmp_path / "b.jsonl"
+    rows = [rec(0, LONG, "s1"), rec(1, "A fresh question about prime gaps.", "s1")]
+    write_jsonl(t, rows)
+    write_jsonl(b, [rec(0, LONG, "math500")])
+    for off in (False, "off", {"enabled": False}):
+        out, rep = tmp_path / "o.jsonl", tmp_path / "r.json"
+        stage.run([str(t)], [str(b)], [str(out)], str(rep), off)
+        assert read_jsonl(out) == rows  # byte for byte the same records, the copy of LONG included
+        report = json.loads(rep.read_text())
+        assert report["enabled"] is False and report["removed"] == 0

@@ -6,6 +6,13 @@ so LaTeX/whitespace/punctuation differences vanish):
 1. n-gram overlap (n = 8 by default, as open-r1 and OpenThoughts use): a training question that
    shares any n-gram of tokens with a benchmark question is contaminated. Texts shorter than n
    tokens count as one gram made of the whole text (so they match only an identical text).
+   An n-gram found in more than `ngram_max_df` documents of the corpus (training questions and
+   benchmark questions together) is boilerplate, not evidence of a copy, and is ignored: Codeforces'
+   "the first line contains a single integer t ... the number of test cases" links thousands of
+   problems, a copied problem links its few copies. A gram that shares a token with a common gram
+   of its text is ignored too (a word plus seven words of boilerplate is still boilerplate). A copy
+   repeated more often than the cap still goes through the fuzzy pass, whose candidates are limited by
+   benchmark frequency only.
    N-grams are hashed with a vectorized polynomial hash (numpy), looked up in the sorted benchmark
    hashes, and every hit is confirmed on the token tuples, so a hash collision never removes a row.
 2. fuzzy match: for the rows that survive, candidate benchmark items are those sharing rare token
@@ -31,7 +38,10 @@ _MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (golden ratio)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
 
 DEFAULTS = {"ngram": 8, "fuzzy": True, "fuzzy_threshold": 0.9, "fuzzy_min_chars": 64, "fuzzy_candidates": 5,
-            "fuzzy_gram": 3, "fuzzy_max_df": 10, "ngram_max_df": None}
+            "fuzzy_gram": 3, "fuzzy_max_df": 10, "ngram_max_df": 10}
+
+# `decontam: off` (YAML reads it as false) or enabled: false: no decontamination, as in the original.
+OFF = (False, "off", None)
 
 
 def tokens(text: str) -> list[str]:
@@ -51,9 +61,19 @@ class Corpus:
     toks: list[list[str]] = field(repr=False, default_factory=list)
 
 
+def enabled(cfg) -> bool:
+    """Whether a `decontam:` setting asks for decontamination at all."""
+    if cfg in OFF:
+        return cfg is None  # an absent section means the defaults
+    return bool(cfg.get("enabled", True))
+
+
 def build_corpus(texts: list[str]) -> Corpus:
+    return corpus_of_tokens([tokens(t) for t in texts])
+
+
+def corpus_of_tokens(toks: list[list[str]]) -> Corpus:
     """Token ids are the tokens' string hashes (consistent within one process, which is all we need)."""
-    toks = [tokens(t) for t in texts]
     lengths = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
     total = int(lengths.sum())
     ids = np.fromiter(map(hash, itertools.chain.from_iterable(toks)), dtype=np.int64, count=total).view(np.uint64)
@@ -69,9 +89,25 @@ def _finalize(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(29))
 
 
-def gram_hashes(c: Corpus, n: int, short_as_gram: bool = True, bits: int = 24) -> tuple[np.ndarray, np.ndarray]:
-    """(hash, doc) for every n-gram of every doc, de-duplicated within a doc. Docs with
-    0 < len < n contribute one gram made of all their tokens (if short_as_gram)."""
+def gram_hashes(c: Corpus, n: int, short_as_gram: bool = True, bits: int = 24,
+                common: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(hash, doc) for every n-gram of every doc, de-duplicated within a doc, sorted by hash. Docs with
+    0 < len < n contribute one gram made of all their tokens (if short_as_gram). With `common` (sorted
+    hashes, as returned here), a gram that shares a token with a common gram of its doc is left out:
+    "<word> the first line contains a single integer" is boilerplate too, whatever the word."""
+    hashes, docs = _raw_gram_hashes(c, n, short_as_gram, common, bits)
+    if len(hashes) == 0:
+        return hashes, docs
+    # unique (hash, doc) pairs, sorted by hash: the doc id goes in the low bits of one 64-bit key
+    # (the hash keeps its top 64 - bits bits; n-gram hits are confirmed on the tokens anyway).
+    # Corpora compared with each other must use the same `bits`.
+    if len(c.lengths) >= 1 << bits:
+        raise SkyT1Error(f"{len(c.lengths)} texts are too many for {bits}-bit document ids", "raise `bits`")
+    key = np.unique((hashes >> np.uint64(bits) << np.uint64(bits)) | docs.astype(np.uint64))
+    return key >> np.uint64(bits), (key & np.uint64((1 << bits) - 1)).astype(np.int64)
+
+
+def _raw_gram_hashes(c: Corpus, n: int, short_as_gram: bool, common=None, bits: int = 0) -> tuple[np.ndarray, np.ndarray]:
     total = len(c.ids)
     doc_of = np.repeat(np.arange(len(c.lengths), dtype=np.int64), c.lengths)
     hashes = np.empty(0, dtype=np.uint64)
@@ -85,6 +121,8 @@ def gram_hashes(c: Corpus, n: int, short_as_gram: bool = True, bits: int = 24) -
             h = _finalize(h)
         pos = np.arange(m, dtype=np.int64)
         ok = doc_of[pos] == doc_of[pos + n - 1]  # the gram lies inside one doc
+        if common is not None and len(common):
+            ok &= ~_near(np.where(ok, _member(h >> np.uint64(bits), common), False), n)
         hashes, docs = h[ok], doc_of[pos[ok]]
     if short_as_gram:
         short = np.nonzero((c.lengths > 0) & (c.lengths < n))[0]
@@ -100,15 +138,7 @@ def gram_hashes(c: Corpus, n: int, short_as_gram: bool = True, bits: int = 24) -
                 sh = _finalize(sh)
             hashes = np.concatenate([hashes, sh])
             docs = np.concatenate([docs, short.astype(np.int64)])
-    if len(hashes) == 0:
-        return hashes, docs
-    # unique (hash, doc) pairs, sorted by hash: the doc id goes in the low bits of one 64-bit key
-    # (the hash keeps its top 64 - bits bits; n-gram hits are confirmed on the tokens anyway).
-    # Corpora compared with each other must use the same `bits`.
-    if len(c.lengths) >= 1 << bits:
-        raise SkyT1Error(f"{len(c.lengths)} texts are too many for {bits}-bit document ids", "raise `bits`")
-    key = np.unique((hashes >> np.uint64(bits) << np.uint64(bits)) | docs.astype(np.uint64))
-    return key >> np.uint64(bits), (key & np.uint64((1 << bits) - 1)).astype(np.int64)
+    return hashes, docs
 
 
 class GramIndex:
@@ -179,24 +209,38 @@ def decontaminate(train: list[dict], bench: list[dict], cfg: dict | None = None)
     bits = max(len(train), len(bench), 1).bit_length()
     th, td = gram_hashes(tc, n, bits=bits)
     bh, bd = gram_hashes(bc, n, bits=bits)
-    index = GramIndex(bh, bd, cfg.get("ngram_max_df"))
+    common, common_df = _common_grams(th, bh, cfg.get("ngram_max_df"))
+    if len(common):  # a short text's one gram is the whole text: an identical question, never boilerplate
+        whole = np.concatenate([th[tc.lengths[td] < n], bh[bc.lengths[bd] < n]])
+        rare = ~np.isin(common, whole)
+        common, common_df = common[rare], common_df[rare]
+    sides = [(th, td, tc), (bh, bd, bc)]
+    if len(common):  # again, without the grams that touch boilerplate
+        th, td = gram_hashes(tc, n, bits=bits, common=common)
+        bh, bd = gram_hashes(bc, n, bits=bits, common=common)
+    index = GramIndex(bh, bd)
     left, right = index.pairs(th, td)
     lq, rq, cnt = _pair_counts(left, right, max(len(bench), 1))
     matches: dict[int, dict] = {}
+    bench_grams: dict[int, set] = {}
     i = 0
     while i < len(lq):  # groups by training doc, best candidate first; confirm on the token tuples
         t = int(lq[i])
         j = i
         while j < len(lq) and lq[j] == t:
             j += 1
-        tgrams = _ngrams(tc.toks[t], n)
+        all_grams = _ngrams(tc.toks[t], n)
+        tgrams = _clean_grams(tc.toks[t], n, bits, common) if len(common) else all_grams
         for k in range(i, j):
             b = int(rq[k])
-            shared = tgrams & _ngrams(bc.toks[b], n)
+            if b not in bench_grams:
+                bench_grams[b] = _clean_grams(bc.toks[b], n, bits, common) if len(common) else _ngrams(bc.toks[b], n)
+            shared = tgrams & bench_grams[b]  # confirmed on the tokens: a hash collision never removes a row
             if shared:
                 matches[t] = {"method": "ngram", "bench_index": b, "shared_ngrams": len(shared),
-                              "ngram_overlap": round(len(shared) / max(len(tgrams), 1), 4),
-                              "example_ngram": " ".join(min(shared))}
+                              "ngram_overlap": round(len(shared) / max(len(all_grams), 1), 4),
+                              "example_ngram": " ".join(min(shared)),
+                              "shared_text": _longest_shared_span(tc.toks[t], shared, n)}
                 break
         i = j
     t_ngram = time.perf_counter()
@@ -248,10 +292,89 @@ def decontaminate(train: list[dict], bench: list[dict], cfg: dict | None = None)
              "removed_ngram": sum(r["method"] == "ngram" for r in removed),
              "removed_fuzzy": sum(r["method"] == "fuzzy" for r in removed),
              "fuzzy_pairs_compared": fuzzy_pairs,
+             "ngrams_ignored_as_common": int(len(common)),
+             "most_common_ignored": _describe_common(common, common_df, sides, n, bits),
              "seconds": {"tokenize": round(t_tok - t0, 3), "ngram": round(t_ngram - t_tok, 3),
                          "fuzzy": round(t_fuzzy - t_ngram, 3), "total": round(t_fuzzy - t0, 3)},
              "settings": cfg}
     return keep, removed, stats
+
+
+def _common_grams(th: np.ndarray, bh: np.ndarray, max_df) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted gram hashes found in more than max_df documents (training and benchmark together), with
+    their document counts. gram_hashes gives each (gram, doc) once, so a count is a document count."""
+    if not max_df:
+        return np.empty(0, np.uint64), np.empty(0, np.int64)
+    u, c = np.unique(np.concatenate([th, bh]), return_counts=True)
+    over = c > int(max_df)
+    return u[over], c[over]
+
+
+def _near(bad: np.ndarray, n: int) -> np.ndarray:
+    """Per gram position p: whether a flagged gram starts within n - 1 of p, i.e. shares a token with it
+    (a gram of another doc never does: it ends before this doc starts)."""
+    cs = np.concatenate([[0], np.cumsum(bad, dtype=np.int64)])
+    p = np.arange(len(bad))
+    return cs[np.minimum(p + n, len(bad))] - cs[np.maximum(p - n + 1, 0)] > 0
+
+
+def _clean_grams(toks: list[str], n: int, bits: int, common: np.ndarray) -> set[tuple]:
+    """The n-grams of one text that share no token with a common gram (the set gram_hashes keeps)."""
+    if len(toks) < n:
+        return _ngrams(toks, n)
+    grams = [tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)]
+    if not len(common):
+        return set(grams)
+    near = _near(_member(_tuple_hashes(grams, n, bits), common), n)
+    return {g for g, x in zip(grams, near) if not x}
+
+
+def _member(values, sorted_set: np.ndarray):
+    """Elementwise `values in sorted_set` (sorted_set sorted, non-empty)."""
+    idx = np.searchsorted(sorted_set, values)
+    idx = np.minimum(idx, len(sorted_set) - 1)
+    return sorted_set[idx] == values
+
+
+def _tuple_hashes(grams: list[tuple], n: int, bits: int) -> np.ndarray:
+    """The hash gram_hashes gives each token tuple (a full gram, or a short doc's whole text)."""
+    h, d = _raw_gram_hashes(corpus_of_tokens([list(g) for g in grams]), n, True)
+    out = np.empty(len(grams), np.uint64)
+    out[d] = h >> np.uint64(bits)
+    return out
+
+
+def _longest_shared_span(toks: list[str], shared: set[tuple], n: int, limit: int = 300) -> str:
+    """The longest run of the training question's tokens covered by shared n-grams (what was copied)."""
+    if 0 < len(toks) < n:
+        return " ".join(toks)[:limit]
+    best, start, end = (0, 0), None, -1
+    for i in range(len(toks) - n + 1):
+        if tuple(toks[i:i + n]) in shared:
+            if start is None or i > end:
+                start = i
+            end = i + n
+            if end - start > best[1] - best[0]:
+                best = (start, end)
+    return " ".join(toks[best[0]:best[1]])[:limit]
+
+
+def _describe_common(common, df, sides, n: int, bits: int, top: int = 5) -> list[dict]:
+    """The most frequent ignored n-grams as text, with their document counts (what the cap left out).
+    sides: (hashes sorted, docs, corpus) of the training and the benchmark questions."""
+    out = []
+    for k in np.argsort(-df, kind="stable")[:top]:
+        h = common[k]
+        for hs, ds, c in sides:
+            at = int(np.searchsorted(hs, h))
+            if at < len(hs) and hs[at] == h:
+                toks = c.toks[int(ds[at])]
+                grams = [tuple(toks[i:i + n]) for i in range(max(len(toks) - n + 1, 0))] or [tuple(toks)]
+                text = next((" ".join(g) for g, gh in zip(grams, _tuple_hashes(grams, n, bits)) if gh == h), None)
+                if text:
+                    out.append({"ngram": text, "documents": int(df[k])})
+                    break
+    return out
 
 
 def naive_contaminated(train_q: str, bench_qs: list[str], n: int = 8, threshold: float = 0.9,

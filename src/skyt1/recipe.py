@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from . import config as skyt1_config
-from . import paper, texts
+from . import lock, paper, texts
 from .cli import command
 from .errors import SkyT1Error
 
@@ -145,7 +145,8 @@ def effective(cfg: dict, allow_missing: bool = False) -> dict:
     benches = {n: _source(t, n, cfg["benchmarks"][n], "benchmarks") for n in cfg["benchmarks"]}
     out = {
         "preset": cfg["preset"], "seed": cfg["seed"],
-        "data": {"train_sources": sources, "benchmarks": benches, "decontam": cfg.get("decontam", {})},
+        "data": {"train_sources": sources, "benchmarks": benches, "decontam": cfg.get("decontam", {}),
+                 "pins": lock.describe(cfg, REPO)},
         "sample": {"model": _model(cfg, cfg["sample"]["model"]), "backend": cfg["sample"]["backend"],
                    "params": cfg["sample"]["params"],
                    "prompt": t.prompt(cfg["prompts"][cfg["sample"]["prompt"]], f"prompts.{cfg['sample']['prompt']}"),
@@ -158,7 +159,8 @@ def effective(cfg: dict, allow_missing: bool = False) -> dict:
         "mix": {"dataset_name": cfg["mix"]["dataset_name"],
                 "system_prompt": t.text(cfg["mix"]["system_prompt"], "mix.system_prompt"),
                 "quotas": cfg["mix"].get("quotas") or {}, "min_rows": cfg["mix"].get("min_rows", 1),
-                "dedupe": "exact and case/whitespace-normalized question copies, first kept"},
+                "dedupe": ("exact and case/whitespace-normalized question copies, first kept" if cfg["mix"].get("dedupe", True)
+                           else "off: every row kept, copies included")},
         "train": _train(cfg),
         "eval": _eval(t, cfg),
         "reported": {row: {m: paper.reported_all(row, m) for m in paper.PAPER_MODELS} for row in paper.PAPER_MAIN},

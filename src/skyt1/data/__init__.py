@@ -10,6 +10,18 @@ from collections.abc import Callable
 from ..errors import SkyT1Error
 
 ADAPTERS: dict[str, Callable[[str, dict], list[dict]]] = {}
+_DROPPED: dict[str, list[dict]] = {}
+
+
+def drop(source: str, row: str, reason: str) -> None:
+    """An adapter skips one unusable row (malformed tests, no usable answer): it is named in the source's
+    report (results/data/*/<source>.meta.json) instead of stopping the whole source."""
+    _DROPPED.setdefault(source, []).append({"row": str(row), "reason": reason})
+
+
+def dropped(source: str) -> list[dict]:
+    """The rows the last load of `source` skipped, with the reason for each."""
+    return list(_DROPPED.get(source, []))
 
 
 def adapter(name: str):
@@ -23,6 +35,7 @@ def load(name: str, spec: dict) -> list[dict]:
     from . import hub, packaged  # noqa: F401  (registration)
 
     kind = spec["adapter"]
+    _DROPPED.pop(name, None)
     if kind not in ADAPTERS:
         raise SkyT1Error(f"source {name!r}: unknown adapter {kind!r}", f"use one of {sorted(ADAPTERS)}")
     records = ADAPTERS[kind](name, spec)

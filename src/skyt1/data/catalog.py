@@ -9,7 +9,9 @@ from ..errors import SkyT1Error
 # Licences as stated by the dataset cards / package metadata (checked for the ids below).
 LICENCES = {
     "AI-MO/NuminaMath-CoT": "Apache-2.0",
+    "NovaSky-AI/labeled_numina_difficulty": "Apache-2.0",
     "NovaSky-AI/labeled_numina_difficulty_859K": "see hub card",
+    "DigitalLearningGmbH/MATH-lighteval": "see hub card",
     "codeparrot/apps": "MIT",
     "BAAI/TACO": "Apache-2.0",
     "RUC-AIBOX/long_form_thought_data_5k": "see hub card",
@@ -64,7 +66,7 @@ def describe(name: str, role: str, spec: dict) -> dict:
         split = o.get("split", "train") if not (o.get("version") or o.get("files")) else "test"
         if o.get("files"):
             repo += ":" + ",".join(o["files"])
-        filters = {k: o[k] for k in ("source", "difficulty", "url_contains", "domains", "min_difficulty", "max_difficulty")
+        filters = {k: o[k] for k in ("source", "difficulty", "url_contains", "domains", "head", "labels")
                    if k in o}
         row.update(where=repo + (f" [{cfg}]" if cfg else ""), split=split + (f" {filters}" if filters else ""),
                    licence=LICENCES.get(repo, "see hub card"), offline=bool(o.get("data_files")))

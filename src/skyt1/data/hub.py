@@ -13,7 +13,7 @@ from .. import records
 from ..errors import SkyT1Error
 from ..formatting import split_sections
 from ..scoring.math import last_boxed
-from . import adapter
+from . import adapter, drop
 from .common import (
     LETTERS,
     answer_letter,
@@ -38,22 +38,15 @@ def _origin(o: dict) -> str:
 
 @adapter("numina")
 def numina(name: str, spec: dict) -> list[dict]:
-    """AI-MO/NuminaMath-CoT (source, problem, solution, messages), filtered by `source` and by the
-    GPT-4o-mini difficulty labels of NovaSky-AI/labeled_numina_difficulty_859K (gpt_difficulty_parsed).
-    options.head keeps only the first N rows of the chosen `source` before the difficulty filter (the
-    original takes the first 20,000 olympiads rows, then filters); `limit` cuts after the filters."""
+    """AI-MO/NuminaMath-CoT (source, problem, solution, messages), filtered by `source`, then by a difficulty
+    label looked up by the exact problem text (options.labels, below). options.head keeps only the first N
+    rows of the chosen `source` before the label filter (the original takes the first 20,000 olympiads rows,
+    then filters); `limit` cuts after the filters. A row without a label, or whose label is outside the
+    bounds, is dropped, as the original's pandas filter drops a NaN."""
     o = _opts(spec)
     rows = load_rows(name, o)
-    difficulty = None
-    if o.get("difficulty_repo") or o.get("difficulty_files"):
-        lab = {"repo": o.get("difficulty_repo"), "split": o.get("difficulty_split", "train"),
-               "data_files": o.get("difficulty_files")}
-        difficulty = {}
-        for r in load_rows(name, lab):
-            if o.get("source") and r.get("source") not in (None, o["source"]):
-                continue
-            difficulty[r["problem"]] = r.get("gpt_difficulty_parsed")
-    lo, hi = o.get("min_difficulty", float("-inf")), o.get("max_difficulty", float("inf"))
+    labels = _difficulty_labels(name, o)
+    keep = _bounds(o.get("labels") or {})
     out, seen, head = [], 0, o.get("head")
     for i, row in enumerate(rows):
         if o.get("source") and row["source"] != o["source"]:
@@ -62,9 +55,9 @@ def numina(name: str, spec: dict) -> list[dict]:
         if head is not None and seen > head:
             break
         d = None
-        if difficulty is not None:
-            d = difficulty.get(row["problem"])
-            if d is None or not lo <= float(d) <= hi:
+        if labels is not None:
+            d = labels.get(row["problem"])
+            if d is None or not keep(d):
                 continue
         gold = last_boxed(row["solution"])
         if not gold:
@@ -74,23 +67,77 @@ def numina(name: str, spec: dict) -> list[dict]:
     return out
 
 
-def io_tests(raw, where: str) -> dict | None:
-    """APPS/TACO `input_output`: a JSON string {inputs: [...], outputs: [...], fn_name?}."""
-    if not raw:
+def _difficulty_labels(name: str, o: dict) -> dict | None:
+    """{problem text: label} from options.labels: {repo, files (inside the repo), split, revision,
+    data_files (local copies), field}. Two label sets exist (see docs/fidelity.md):
+    - the preview's (SkyThought@0751518 util/task_handlers.py NUMINATaskHandler.get_difficulty_dict):
+      amc_aime and olympiads from NovaSky-AI/labeled_numina_difficulty labeled_<source>_0_-1.json
+      (field gpt_difficulty_parsed), math from MATH's own `level` ("Level N"; anything else is -1);
+    - the later one (5cf4c85 on): NovaSky-AI/labeled_numina_difficulty_859K for all three.
+    Later rows win over earlier ones for a repeated problem, as the original's dict does."""
+    lab = o.get("labels")
+    if not lab:
         return None
+    field = lab.get("field", "gpt_difficulty_parsed")
+    opts = {"repo": lab.get("repo"), "files": lab.get("files"), "split": lab.get("split", "train"),
+            "revision": lab.get("revision"), "data_files": lab.get("data_files"), "name": lab.get("name")}
+    out = {}
+    for r in load_rows(f"{name} labels", {k: v for k, v in opts.items() if v is not None}):
+        if field not in r:
+            raise SkyT1Error(f"source {name!r}: the difficulty labels have no field {field!r} (fields: {sorted(r)})",
+                             "set options.labels.field (gpt_difficulty_parsed, or level for MATH)")
+        out[r["problem"]] = _label_value(r[field])
+    return out
+
+
+def _label_value(v) -> float:
+    """A label as a number: gpt_difficulty_parsed is one already (-1 when gpt-4o-mini gave none); MATH's level
+    is "Level N", and its "Level ?" rows are -1, as in the original's parse."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    m = re.fullmatch(r"\s*Level (\d+)\s*", str(v))
+    if m:
+        return float(m.group(1))
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return -1.0
+
+
+def _bounds(lab: dict):
+    """The filter on a label. above/below are strict, as the release's `x > threshold and x < 10`
+    (SkyThought@0751518 NUMINATaskHandler.load_and_filter_dataset): with above 8 and below 10 a label of 8.5
+    or 9.5 stays. min/max are inclusive, as 5cf4c85's `x >= lower and x <= upper`: with min 9, max 9 a
+    label of 8.5 goes. A NaN never passes."""
+    for k in ("above", "below", "min", "max"):
+        if k in lab and not isinstance(lab[k], (int, float)):
+            raise SkyT1Error(f"options.labels.{k} must be a number, got {lab[k]!r}", "e.g. labels: {above: 8, below: 10}")
+    lo_x, hi_x = lab.get("above", float("-inf")), lab.get("below", float("inf"))
+    lo, hi = lab.get("min", float("-inf")), lab.get("max", float("inf"))
+    return lambda d: lo_x < d < hi_x and lo <= d <= hi
+
+
+def io_tests(raw) -> dict:
+    """APPS/TACO `input_output`: a JSON string {inputs: [...], outputs: [...], fn_name?}. A row whose tests
+    cannot be used raises MalformedRow (the adapter drops and reports it; the rest of the source goes on)."""
+    if not raw:
+        raise MalformedRow("no input_output tests")
     try:
         io = json.loads(raw) if isinstance(raw, str) else raw
-    except json.JSONDecodeError:
-        return None  # a few APPS rows ship broken test JSON: without tests they cannot be reject-sampled
+    except json.JSONDecodeError as e:
+        raise MalformedRow(f"input_output is not JSON ({e.msg})")  # a few APPS rows ship broken test JSON
     if not isinstance(io, dict) or not io.get("inputs") or "outputs" not in io:
-        return None
+        raise MalformedRow("input_output has no inputs/outputs lists")
     if len(io["inputs"]) != len(io["outputs"]):
-        raise SkyT1Error(f"{where}: input_output has {len(io['inputs'])} inputs but {len(io['outputs'])} outputs",
-                         "drop the row or fix the dataset file")
+        raise MalformedRow(f"input_output has {len(io['inputs'])} inputs but {len(io['outputs'])} outputs")
     tests = {"inputs": io["inputs"], "outputs": io["outputs"]}
     if io.get("fn_name"):
         tests["fn_name"] = io["fn_name"]
     return tests
+
+
+class MalformedRow(ValueError):
+    """One dataset row that cannot be used; the source's other rows are."""
 
 
 def _apps_like(name: str, spec: dict) -> list[dict]:
@@ -101,8 +148,10 @@ def _apps_like(name: str, spec: dict) -> list[dict]:
         if want and row.get("difficulty") != want:
             continue
         key = row.get("problem_id", i)
-        tests = io_tests(row.get("input_output"), f"{name} row {key}")
-        if tests is None:
+        try:
+            tests = io_tests(row.get("input_output"))
+        except MalformedRow as e:  # without usable tests a problem cannot be reject-sampled
+            drop(name, key, str(e))
             continue
         out.append(records.make(id=f"{name}/{key}", source=name, domain="code", question=row["question"], tests=tests,
                                 metadata={"origin": _origin(o), "difficulty": row.get("difficulty"),
@@ -154,7 +203,7 @@ def sky_t1_data(name: str, spec: dict) -> list[dict]:
     """NovaSky-AI/Sky-T1_data_17k, the published SFT set: rows {system, conversations: [{from: user, value},
     {from: assistant, value}]} in LLaMA-Factory's sharegpt form. Each row's own response is kept as
     metadata.reference_response (a passthrough source: it goes to the mix as it is); the domain is
-    inferred (metadata.domain_inferred). Duplicates are left to the mix, which removes them."""
+    inferred (metadata.domain_inferred). Duplicates are left to the mix (mix.dedupe decides)."""
     o = _opts(spec)
     out = []
     for i, row in enumerate(load_rows(name, o)):

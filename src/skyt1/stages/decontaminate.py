@@ -2,7 +2,9 @@
 
 Inputs: the training sources' record JSONL files and the benchmarks' record JSONL files (stage 0).
 Outputs: one cleaned JSONL per training source (same order as the inputs) and a JSON report that lists
-each removed item, the benchmark item it matched and the overlap."""
+each removed item, the benchmark item it matched and the text they share, with counts per source, per
+benchmark and per (source, benchmark) pair. With `decontam: off` every file is copied as it is (the
+original SkyThought recipe had no decontamination) and the report says so."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from .. import provenance, records
-from ..decontam import DEFAULTS, decontaminate
+from ..decontam import DEFAULTS, decontaminate, enabled
 from ..errors import SkyT1Error
 from ..io import iter_jsonl, write_json, write_jsonl
 
@@ -27,6 +29,19 @@ def read_records(path) -> list[dict]:
             raise SkyT1Error(f"{path}:{lineno}: duplicate record id {rec['id']!r}", "make ids unique within a source")
         seen.add(rec["id"])
         out.append(rec)
+    return out
+
+
+def per_pair(removed: list[dict]) -> dict:
+    """{training source: {benchmark: {removed, examples: [{train_id, benchmark_id, method, shared}]}}}: what
+    each source lost to each benchmark, with the shared text of the first few (to tell copies from boilerplate)."""
+    out: dict = {}
+    for r in removed:
+        cell = out.setdefault(r["train_source"], {}).setdefault(r["benchmark"], {"removed": 0, "examples": []})
+        cell["removed"] += 1
+        if len(cell["examples"]) < 5:
+            cell["examples"].append({"train_id": r["train_id"], "benchmark_id": r["benchmark_id"], "method": r["method"],
+                                     "shared": r.get("shared_text") or f"similarity {r.get('similarity')}"})
     return out
 
 
@@ -46,11 +61,18 @@ def run(train_paths: list[str], bench_paths: list[str], out_paths: list[str], re
     for src, dst in zip(train_paths, out_paths):
         if Path(src).resolve() == Path(dst).resolve():
             raise SkyT1Error(f"decontaminate: output {dst} would overwrite its input", "write cleaned files elsewhere")
-    cfg = {**DEFAULTS, **(cfg or {})}
+    on = enabled(cfg)
+    settings = {k: v for k, v in (cfg if isinstance(cfg, dict) else {}).items() if k != "enabled"}
+    cfg = {**DEFAULTS, **settings} if on else {"enabled": False}
     per_file = [read_records(p) for p in train_paths]
     bench = [r for p in bench_paths for r in read_records(p)]
     train = [r for recs in per_file for r in recs]
-    keep, removed, stats = decontaminate(train, bench, cfg)
+    if on:
+        keep, removed, stats = decontaminate(train, bench, cfg)
+    else:  # the original's behaviour: every training question is kept
+        keep, removed = [True] * len(train), []
+        stats = {"enabled": False, "train": len(train), "benchmark_items": len(bench), "removed": 0,
+                 "removed_ngram": 0, "removed_fuzzy": 0, "seconds": {"total": 0.0}, "settings": cfg}
     pos = 0
     kept_per_source = {}
     for path, recs, out in zip(train_paths, per_file, out_paths):
@@ -69,9 +91,13 @@ def run(train_paths: list[str], bench_paths: list[str], out_paths: list[str], re
               "per_file": kept_per_source,
               "removed_per_source": dict(Counter(r["train_source"] for r in removed)),
               "removed_per_benchmark": dict(Counter(r["benchmark"] for r in removed)),
+              "removed_per_source_and_benchmark": per_pair(removed),
               "removed_items": removed,
               "provenance": provenance.collect("decontaminate", cfg, [*train_paths, *bench_paths])}
     write_json(report_path, report)
+    if not on:
+        log.info("decontaminate: off (decontam: off): %d training questions kept as they are", len(train))
+        return report
     log.info("decontaminate: %d of %d training questions removed (%d n-gram, %d fuzzy) against %d benchmark items in %.1f s",
              stats["removed"], stats["train"], stats["removed_ngram"], stats["removed_fuzzy"], stats["benchmark_items"],
              stats["seconds"]["total"])

@@ -158,6 +158,8 @@ def run(accepted_paths: list[str], data_path, info_path, report_path, cfg: dict,
     rows = [r for p in accepted_paths for r in read_jsonl(p)]
     unique, dup_counts = dedupe_counts(rows)
     dupes = dup_counts["exact"] + dup_counts["normalized"]
+    if not cfg.get("dedupe", True):  # the published 17K: its STILL-2 rows twice, as the model was trained on them
+        unique, dupes = rows, 0
     mixed = apply_quotas(unique, cfg.get("quotas"), seed)
     if len(mixed) < cfg.get("min_rows", 1):
         raise SkyT1Error(f"mix: only {len(mixed)} accepted rows reached the SFT set (min_rows is {cfg.get('min_rows', 1)})",
@@ -173,7 +175,7 @@ def run(accepted_paths: list[str], data_path, info_path, report_path, cfg: dict,
         write_jsonl(rows_path, [row_lineage(i, r) for i, r in enumerate(mixed)])
     length_stats = histogram(lengths, histogram_path, f"{cfg['dataset_name']}: {len(mixed)} examples", cutoff_len)
     write_json(report_path, {
-        "rows": len(mixed), "accepted_in": len(rows), "duplicates_removed": dupes,
+        "rows": len(mixed), "accepted_in": len(rows), "dedupe": bool(cfg.get("dedupe", True)), "duplicates_removed": dupes,
         "exact_duplicates": dup_counts["exact"], "normalized_duplicates": dup_counts["normalized"],
         "per_source": dict(sorted(Counter(r["source"] for r in mixed).items())),
         "per_domain": dict(sorted(Counter(r["domain"] for r in mixed).items())),
@@ -183,4 +185,5 @@ def run(accepted_paths: list[str], data_path, info_path, report_path, cfg: dict,
         "token_lengths": {"counter": counter, **length_stats, "histogram": str(histogram_path)},
         "provenance": provenance.collect("mix", cfg, accepted_paths, seed=seed,
                                          texts={"system_prompt": system.describe()})})
-    log.info("mix: %d rows (%d duplicates removed)", len(mixed), dupes)
+    log.info("mix: %d rows (%d duplicates removed%s)", len(mixed), dupes,
+             "" if cfg.get("dedupe", True) else f"; dedupe off: {dup_counts['exact'] + dup_counts['normalized']} copies kept")
