@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from skyt1 import cluster as skyt1_cluster
 from skyt1 import config as skyt1_config
 from skyt1 import engines as skyt1_engines
 from skyt1 import settings as skyt1_settings
@@ -31,6 +32,11 @@ EVAL_MODELS = list(config["eval"]["models"])
 STUDENT_RUN = config["train"]["name"]
 SFT_NAME = config["mix"]["dataset_name"]
 ARTIFACTS = config.get("artifacts", {})
+
+
+# On a cluster the jobs that need the internet (hub downloads, the API rewrite) run on the login node:
+# compute nodes often reach neither (skyt1.cluster; docs/cluster-32b.md).
+workflow.localrules(*skyt1_cluster.local_rules(config))
 
 
 def mix_input(source):
@@ -104,7 +110,10 @@ def engine_group(wildcards):
 
 
 def stage_group(stage, name_of):
-    return lambda wildcards: f"engine-{stage}-{name_of(wildcards)}" if skyt1_engines.on_engine(config, stage) else None
+    # No engine, no group: a rule with a group directive (even one that returns None) is never a local rule.
+    if not skyt1_engines.on_engine(config, stage):
+        return None
+    return lambda wildcards: f"engine-{stage}-{name_of(wildcards)}"
 
 
 def stage_res(stage, key):
