@@ -2,7 +2,10 @@
 a hub: the Slurm profile's keys, the environment each rule runs in, what the Slurm executor plugin
 submits for the GPU jobs, and which jobs stay on the login node. docs/cluster-32b.md lists what is
 tested here and what is still on paper."""
+import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -172,3 +175,137 @@ def test_reads_hub():
     assert not reads_hub({"adapter": "numina", "options": {"data_files": "a.parquet", "difficulty_repo": "x/y",
                                                            "difficulty_files": "d.jsonl"}})
     assert not reads_hub({"adapter": "reasoning_gym", "options": {}})
+
+
+# ------------------------------------------------------------------ 5. checkpoints
+
+def test_32b_preset_keeps_one_checkpoint():
+    cfg = skyt1_config.resolve(skyt1_config.load_yaml(PRESET_32B), REPO / "config")
+    assert cfg["train"]["args"]["save_total_limit"] == 1 and cfg["train"]["args"]["save_steps"] == 100
+    from skyt1 import settings
+
+    spec = settings.spec("train", cfg, run=cfg["train"]["name"])
+    assert "save_total_limit" not in str(spec)  # operational: changing it retrains nothing
+
+
+def _complete(folder: Path, step: int, deepspeed=True, sharded=False):
+    folder.mkdir(parents=True)
+    if sharded:
+        (folder / "model.safetensors.index.json").write_text(json.dumps(
+            {"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}))
+        for name in ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"):
+            (folder / name).write_bytes(b"w")
+    else:
+        (folder / "model.safetensors").write_bytes(b"w")
+    if deepspeed:
+        (folder / f"global_step{step}").mkdir()
+        (folder / f"global_step{step}" / "zero_pp_rank_0_mp_rank_00_optim_states.pt").write_bytes(b"o")
+        (folder / "latest").write_text(f"global_step{step}")
+    else:
+        (folder / "optimizer.pt").write_bytes(b"o")
+    (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+
+
+def fabricated_run(tmp_path, monkeypatch, make_checkpoints):
+    """train.run on a work folder with fabricated checkpoints; the launch is intercepted: what the
+    training command would have found in its output folder, and the arguments it got."""
+    from skyt1.stages import train
+
+    out = tmp_path / "checkpoints" / "run"
+    work = out.parent / ".run.work"
+    make_checkpoints(work)
+    sft = tmp_path / "sft"
+    sft.mkdir()
+    (sft / "dataset_info.json").write_text(json.dumps({"sky_t1": {"file_name": "sky_t1.json"}}))
+    (sft / "sky_t1.json").write_text("[]")
+    seen = {}
+
+    def fake_run(cmd, **kwargs):
+        if "--build-ops" in cmd:
+            seen["build_ops"] = True
+            return subprocess.CompletedProcess(cmd, 0, "DeepSpeed ops ready: cpu_adam\n", "")
+        seen["found"] = sorted(p.name for p in work.iterdir())
+        seen["args"] = yaml.safe_load((work / "skyt1_train_args.yaml").read_text())
+        return subprocess.CompletedProcess(cmd, 1)
+
+    monkeypatch.setattr(train.subprocess, "run", fake_run)
+    cfg = {"name": "run", "deepspeed": "config/deepspeed/ds_z3_offload.json", "args": {"save_steps": 2}}
+    with pytest.raises(Exception, match="training failed"):
+        train.run(tmp_path / "student", sft / "sky_t1.json", sft / "dataset_info.json", out, cfg,
+                  {"template": "qwen25"}, log_path=str(tmp_path / "train.log"), repo_root=str(REPO), gpus=0)
+    return seen
+
+
+def test_a_half_written_last_checkpoint_is_removed_before_resume(tmp_path, monkeypatch):
+    def make(work):
+        _complete(work / "checkpoint-2", 2)
+        _complete(work / "checkpoint-3", 3, sharded=True)
+        (work / "checkpoint-3" / "model-00002-of-00002.safetensors").unlink()   # a shard never written
+        half = work / "checkpoint-4"  # killed while DeepSpeed wrote its states: weights, no latest, no state
+        half.mkdir()
+        (half / "model.safetensors").write_bytes(b"w")
+        (half / "global_step4").mkdir()
+        bad_tag = work / "checkpoint-5"
+        _complete(bad_tag, 5)
+        shutil.rmtree(bad_tag / "global_step5")                                   # `latest` names nothing
+        torn = work / "checkpoint-6"
+        _complete(torn, 6)
+        (torn / "trainer_state.json").write_text('{"global_st')                    # cut short
+        (work / "tmp-checkpoint-8").mkdir()
+    seen = fabricated_run(tmp_path, monkeypatch, make)
+    assert seen["build_ops"]  # DeepSpeed's ops are built before the ranks start
+    assert seen["found"] == ["checkpoint-2", "skyt1_train_args.yaml"]
+    assert seen["args"]["overwrite_output_dir"] is False  # LLaMA-Factory resumes from checkpoint-2
+
+
+def test_sharded_and_plain_checkpoints_count_as_complete(tmp_path):
+    from skyt1.stages import train
+
+    _complete(tmp_path / "checkpoint-1", 1, sharded=True)
+    _complete(tmp_path / "checkpoint-2", 2, deepspeed=False)
+    assert train.drop_incomplete_checkpoints(tmp_path) == []
+    (tmp_path / "checkpoint-2" / "optimizer.pt").unlink()
+    assert train.drop_incomplete_checkpoints(tmp_path) == [
+        "checkpoint-2: no optimizer state (optimizer.pt or DeepSpeed's global_step*)"]
+
+
+def test_no_complete_checkpoint_starts_afresh(tmp_path, monkeypatch):
+    def make(work):
+        (work / "checkpoint-2").mkdir(parents=True)
+        (work / "checkpoint-2" / "model.safetensors").write_bytes(b"w")
+    seen = fabricated_run(tmp_path, monkeypatch, make)
+    assert seen["found"] == ["skyt1_train_args.yaml"] and seen["args"]["overwrite_output_dir"] is True
+
+
+# ------------------------------------------------------------------ 3. DeepSpeed's ops before the first step
+
+TRAIN_PYTHON = REPO / ".venv-train" / "bin" / "python"
+
+
+def test_build_ops_without_a_compiler_is_one_line(tmp_path):
+    env = {**os.environ, "CXX": str(tmp_path / "no-such-c++"), "TORCH_EXTENSIONS_DIR": str(tmp_path / "ext"),
+           "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run([str(TRAIN_PYTHON), "-m", "skyt1.train_launcher", "--build-ops"], capture_output=True,
+                          text=True, env=env, timeout=600)
+    assert proc.returncode == 1
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("skyt1 error")]
+    assert len(lines) == 1, proc.stderr[-2000:]
+    assert "cpu_adam" in lines[0] and "no C++ compiler" in lines[0] and "fix:" in lines[0], lines[0]
+    assert not (tmp_path / "ext").exists()  # nothing half-built
+    # and through the train stage: the same line, as the stage's error
+    from skyt1.errors import SkyT1Error
+    from skyt1.stages import train
+
+    with pytest.raises(SkyT1Error) as err:
+        train.build_ops(tmp_path / "train.log", env)
+    assert str(err.value) == lines[0][len("skyt1 error: "):]
+
+
+def test_extensions_dir_is_per_cpu_model(monkeypatch):
+    from skyt1 import train_launcher
+
+    monkeypatch.delenv("TORCH_EXTENSIONS_DIR", raising=False)
+    first = train_launcher.extensions_dir()
+    assert Path(first).name.startswith("skyt1-") and os.environ["TORCH_EXTENSIONS_DIR"] == first
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", "/elsewhere")
+    assert train_launcher.extensions_dir() == "/elsewhere"
