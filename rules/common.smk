@@ -148,6 +148,14 @@ def eval_model_spec(label):
 
 
 onstart:
+    # The request cache's per-job shards from earlier runs, folded into its store before any job starts
+    # (skyt1.generation.cache: no file is written by two jobs, so it is safe on a shared filesystem).
+    if workflow.is_main_process and config.get("cache", {}).get("enabled", True):
+        from skyt1.generation import cache as skyt1_cache
+
+        _merged = skyt1_cache.merge_shards(Path(config["cache"].get("dir", ".cache/skyt1")) / "requests.sqlite")
+        if _merged.get("shards") or _merged.get("skipped"):
+            print(f"skyt1: request cache: {_merged}", file=sys.stderr)
     # On Slurm, a controller that does not answer is one clear line before anything is submitted
     # (the executor plugin would otherwise fail each job's sbatch with a traceback-length message).
     _plugin = workflow.executor_plugin
