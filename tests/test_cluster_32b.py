@@ -309,3 +309,16 @@ def test_extensions_dir_is_per_cpu_model(monkeypatch):
     assert Path(first).name.startswith("skyt1-") and os.environ["TORCH_EXTENSIONS_DIR"] == first
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", "/elsewhere")
     assert train_launcher.extensions_dir() == "/elsewhere"
+
+
+def test_vllm_argv_has_no_flag_the_pinned_vllm_removed(tmp_path):
+    """vLLM 0.12 removed --disable-log-requests (vllm-project/vllm#29402); 0.34.0 would exit on it."""
+    from skyt1 import engines
+
+    cfg = skyt1_config.resolve(skyt1_config.load_yaml(PRESET_32B), REPO / "config")
+    exe = tmp_path / "vllm"
+    exe.write_text("#!/bin/sh\n")
+    for stage in ("sample", "eval"):
+        argv = engines.launch_for(cfg[stage]["backend"], str(tmp_path), "m", gpus=8, executable=str(exe)).argv
+        assert argv[:2] == (str(exe), "serve") and "--disable-log-requests" not in argv
+        assert argv[argv.index("--tensor-parallel-size") + 1] == "8"
