@@ -322,3 +322,35 @@ def test_vllm_argv_has_no_flag_the_pinned_vllm_removed(tmp_path):
         argv = engines.launch_for(cfg[stage]["backend"], str(tmp_path), "m", gpus=8, executable=str(exe)).argv
         assert argv[:2] == (str(exe), "serve") and "--disable-log-requests" not in argv
         assert argv[argv.index("--tensor-parallel-size") + 1] == "8"
+
+
+# ------------------------------------------------------------------ 8. the GPU acceptance script
+
+def test_gpu_acceptance_without_a_gpu_is_one_line_and_installs_nothing(tmp_path):
+    env = {**os.environ, "PATH": f"{tmp_path}:/usr/bin:/bin"}  # no nvidia-smi here, and none faked
+    proc = subprocess.run(["bash", str(REPO / "bench/gpu_acceptance.sh")], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gpu_acceptance: no NVIDIA GPU visible") and "fix:" in lines[0]
+    assert not (REPO / ".venv-vllm").exists() and not (REPO / ".gpu-acceptance" / "install.log").exists()
+    # the driver on its own says the same when torch sees no GPU
+    proc = subprocess.run([sys.executable, str(REPO / "bench/gpu_acceptance.py"), "run", "--workdir", str(tmp_path / "w")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        l for l in proc.stderr.strip().splitlines() if l.startswith("gpu_acceptance: torch sees no CUDA GPU")]
+
+
+def test_gpu_acceptance_config_is_valid_and_runs_every_rule(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "bench/gpu_acceptance.py"), "check", "--workdir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "config valid; the DAG runs 12 rules" in proc.stdout
+    from skyt1.recipe import load_config
+
+    cfg = load_config([str(REPO / "config" / f) for f in ("sky-t1-32b.yaml", "smoke-32b.yaml", "gpu-acceptance.yaml")])
+    for name in ("qwq-32b-preview", "qwen2.5-32b-instruct", "sky-t1-32b-preview"):
+        tiny = cfg["models"][name]["tiny"]
+        assert cfg["models"][name]["source"] == "tiny_qwen2" and tiny["hidden"] // tiny["heads"] >= 64
+    assert cfg["train"]["args"]["use_cpu"] is False and cfg["resources"]["train"]["gpu"] == 1
+    assert cfg["eval"]["backend"]["max_model_len"] >= 64 + 1024  # room for a fixture prompt and the answer
