@@ -354,3 +354,25 @@ def test_gpu_acceptance_config_is_valid_and_runs_every_rule(tmp_path):
         assert cfg["models"][name]["source"] == "tiny_qwen2" and tiny["hidden"] // tiny["heads"] >= 64
     assert cfg["train"]["args"]["use_cpu"] is False and cfg["resources"]["train"]["gpu"] == 1
     assert cfg["eval"]["backend"]["max_model_len"] >= 64 + 1024  # room for a fixture prompt and the answer
+
+
+def test_engine_group_jobs_ask_for_their_gpus_on_one_node(tmp_path):
+    """What is submitted for an engine and its stage's jobs is one group job, whose resources Snakemake
+    aggregates (summed over members side by side, maxed over members in series): still 8 GPUs, 1 node."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import (ConfigSettings, DAGSettings, OutputSettings, ResourceSettings,
+                                          StorageSettings)
+
+    with SnakemakeApi(OutputSettings()) as api:
+        wapi = api.workflow(resource_settings=ResourceSettings(cores=1024),
+                            config_settings=ConfigSettings(configfiles=[PRESET_32B]),
+                            storage_settings=StorageSettings(), snakefile=REPO / "Snakefile", workdir=tmp_path)
+        wapi.dag(dag_settings=DAGSettings(targets={"results/table_main.csv"})).execute_workflow(executor="dryrun")
+        groups = [j for j in wapi._workflow.dag.get_jobs_or_groups() if j.is_group()]
+        assert len(groups) == 5  # the teacher's engine and one per eval model
+        for g in groups:
+            res = {k: g.resources.get(k) for k in ("gpu", "nodes", "mem_mb", "runtime")}
+            assert (res["gpu"], res["nodes"]) == (8, 1), (g.groupid, res)
+            body = "resources: " + ", ".join(f"{k}={v}" for k, v in res.items()) + "\nthreads: 16\n"
+            cmd = submit_command(g.groupid, body)
+            assert "--gpus=8" in cmd and "--nodes=1" in cmd, cmd
