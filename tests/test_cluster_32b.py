@@ -328,12 +328,14 @@ def test_vllm_argv_has_no_flag_the_pinned_vllm_removed(tmp_path):
 
 def test_gpu_acceptance_without_a_gpu_is_one_line_and_installs_nothing(tmp_path):
     env = {**os.environ, "PATH": f"{tmp_path}:/usr/bin:/bin"}  # no nvidia-smi here, and none faked
+    made = [REPO / ".venv-vllm", REPO / ".gpu-acceptance" / "install.log"]
+    before = [p.stat().st_mtime if p.exists() else None for p in made]
     proc = subprocess.run(["bash", str(REPO / "bench/gpu_acceptance.sh")], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=60)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("gpu_acceptance: no NVIDIA GPU visible") and "fix:" in lines[0]
-    assert not (REPO / ".venv-vllm").exists() and not (REPO / ".gpu-acceptance" / "install.log").exists()
+    assert [p.stat().st_mtime if p.exists() else None for p in made] == before  # nothing installed
     # the driver on its own says the same when torch sees no GPU
     proc = subprocess.run([sys.executable, str(REPO / "bench/gpu_acceptance.py"), "run", "--workdir", str(tmp_path / "w")],
                           capture_output=True, text=True, timeout=120)
