@@ -229,6 +229,7 @@ def fabricated_run(tmp_path, monkeypatch, make_checkpoints):
         return subprocess.CompletedProcess(cmd, 1)
 
     monkeypatch.setattr(train.subprocess, "run", fake_run)
+    monkeypatch.setattr(train, "launcher_python", lambda: sys.executable)  # nothing is launched
     cfg = {"name": "run", "deepspeed": "config/deepspeed/ds_z3_offload.json", "args": {"save_steps": 2}}
     with pytest.raises(Exception, match="training failed"):
         train.run(tmp_path / "student", sft / "sky_t1.json", sft / "dataset_info.json", out, cfg,
