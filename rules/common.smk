@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from skyt1 import cluster as skyt1_cluster
 from skyt1 import config as skyt1_config
 from skyt1 import engines as skyt1_engines
 from skyt1 import settings as skyt1_settings
@@ -45,6 +46,11 @@ EVAL_MODELS = list(config["eval"]["models"])
 STUDENT_RUN = config["train"]["name"]
 SFT_NAME = config["mix"]["dataset_name"]
 ARTIFACTS = config.get("artifacts", {})
+
+
+# On a cluster the jobs that need the internet (hub downloads, the API rewrite) run on the login node:
+# compute nodes often reach neither (skyt1.cluster; docs/cluster-32b.md).
+workflow.localrules(*skyt1_cluster.local_rules(config))
 
 
 def mix_input(source):
@@ -118,7 +124,10 @@ def engine_group(wildcards):
 
 
 def stage_group(stage, name_of):
-    return lambda wildcards: f"engine-{stage}-{name_of(wildcards)}" if skyt1_engines.on_engine(config, stage) else None
+    # No engine, no group: a rule with a group directive (even one that returns None) is never a local rule.
+    if not skyt1_engines.on_engine(config, stage):
+        return None
+    return lambda wildcards: f"engine-{stage}-{name_of(wildcards)}"
 
 
 def stage_res(stage, key):
@@ -156,6 +165,14 @@ onstart:
     if UNPINNED_ERROR:  # onstart runs for a real run only, never for a dry run
         print(f"skyt1 lock error: {UNPINNED_ERROR}", file=sys.stderr, flush=True)
         sys.exit(1)
+    # The request cache's per-job shards from earlier runs, folded into its store before any job starts
+    # (skyt1.generation.cache: no file is written by two jobs, so it is safe on a shared filesystem).
+    if workflow.is_main_process and config.get("cache", {}).get("enabled", True):
+        from skyt1.generation import cache as skyt1_cache
+
+        _merged = skyt1_cache.merge_shards(Path(config["cache"].get("dir", ".cache/skyt1")) / "requests.sqlite")
+        if _merged.get("shards") or _merged.get("skipped"):
+            print(f"skyt1: request cache: {_merged}", file=sys.stderr)
     # On Slurm, a controller that does not answer is one clear line before anything is submitted
     # (the executor plugin would otherwise fail each job's sbatch with a traceback-length message).
     _plugin = workflow.executor_plugin

@@ -23,5 +23,8 @@ rule engine:
         mem_mb=lambda wildcards: res(ENGINE_RESOURCES[wildcards.stage], "mem_mb"),
         runtime=res("engine", "runtime"),
         gpu=lambda wildcards: engine_gpus(wildcards.stage),
+        # vLLM's tensor-parallel GPUs on one node (--gpus alone may be spread; docs/cluster-32b.md). In a
+        # group job Snakemake sums it over members running side by side: only the engine declares it.
+        nodes=1,
     script:
         "../scripts/engine.py"

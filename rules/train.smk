@@ -20,5 +20,8 @@ rule train:
         mem_mb=res("train", "mem_mb"),
         runtime=res("train", "runtime"),
         gpu=res("train", "gpu"),
+        # all ranks on one node: the Slurm plugin sends `gpu` as --gpus (a job total that Slurm may spread
+        # over nodes) and `nodes` as --nodes (docs/cluster-32b.md); torchrun here is single-node
+        nodes=1,
     script:
         "../scripts/train.py"

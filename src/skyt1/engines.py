@@ -118,7 +118,9 @@ def _vllm_argv(cfg: dict, model_dir: str, name: str, threads: int, gpus: int, ex
             "--tensor-parallel-size", str(cfg.get("tensor_parallel_size") or max(gpus, 1)),
             "--dtype", cfg.get("dtype", "auto"),
             "--gpu-memory-utilization", str(cfg.get("gpu_memory_utilization", 0.9)),
-            "--max-num-seqs", str(cfg.get("batch_size", 256)), "--disable-log-requests"]
+            # no --disable-log-requests: vLLM 0.12 removed it (vllm-project/vllm#29402) and logs no requests
+            # by default; envs/vllm.yaml pins 0.34.0, which would refuse to start with it
+            "--max-num-seqs", str(cfg.get("batch_size", 256))]
     if cfg.get("max_model_len"):
         argv += ["--max-model-len", str(cfg["max_model_len"])]
     return argv

@@ -16,7 +16,8 @@ registered anything; the stage starts torchrun itself (skyt1.stages.train).
 `python -m skyt1.train_launcher --check ARGS.yaml OUT.json` parses the arguments and resolves the template
 exactly as training would, formats the first training row, writes what it found to OUT.json and stops.
 `python -m skyt1.train_launcher --build-ops` compiles the DeepSpeed ops ZeRO-3 offload loads (DeepSpeed is
-installed with DS_BUILD_OPS=0, so they are JIT-built at first use; `make install` builds them once)."""
+installed with DS_BUILD_OPS=0, so they are JIT-built at first use; `make install` builds them once, and the
+train stage runs it on the training node before torchrun starts). A missing compiler is one line."""
 
 from __future__ import annotations
 
@@ -263,29 +264,101 @@ def check(args: dict) -> dict:
 
 
 # What ZeRO-3 with optimizer offload compiles on first use: the CPU Adam that replaces the trainer's
-# optimizer, and (on the CPU accelerator) the shared-memory collectives.
+# optimizer, and (on the CPU accelerator) the shared-memory collectives. Under the CUDA accelerator of
+# DeepSpeed 0.19.8 CPU-Adam is the plain C++ builder (deepspeed/ops/op_builder/cpu/cpu_adam.py, a
+# CppExtension: a C++ compiler with OpenMP, and ninja); CUDA builders (CUDAOpBuilder) need nvcc as well.
 DEEPSPEED_OPS = ("CPUAdamBuilder", "ShareMemCommBuilder")
 
 
+def extensions_dir() -> str:
+    """Where torch's JIT keeps the compiled ops: one folder per CPU model. CPU-Adam is compiled with
+    -march=native and torch reuses a build whose sources and flags are unchanged, so a shared home used
+    by nodes of two CPU generations would hand one node the other's instructions. An explicit
+    TORCH_EXTENSIONS_DIR wins."""
+    import hashlib
+    import os
+    import platform
+
+    if os.environ.get("TORCH_EXTENSIONS_DIR"):
+        return os.environ["TORCH_EXTENSIONS_DIR"]
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    cpu = [next((l for l in lines if l.startswith(k)), "") for k in ("model name", "flags")]
+    tag = hashlib.sha256("\n".join([platform.machine(), *cpu]).encode()).hexdigest()[:12]
+    folder = Path.home() / ".cache" / "torch_extensions" / f"skyt1-{tag}"
+    os.environ["TORCH_EXTENSIONS_DIR"] = str(folder)
+    return str(folder)
+
+
+def toolchain_problem(builders, cxx: str | None = None) -> str | None:
+    """What is missing to compile these op builders, or None."""
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    import torch
+    from torch.utils import cpp_extension
+
+    cxx = cxx or os.environ.get("CXX") or "c++"
+    if shutil.which(cxx) is None:
+        return f"no C++ compiler ({cxx!r} is not on PATH)"
+    if not cpp_extension.is_ninja_available():
+        return "ninja is not installed"
+    from deepspeed.ops.op_builder.builder import CUDAOpBuilder
+
+    if torch.version.cuda and any(isinstance(b, CUDAOpBuilder) for b in builders):
+        nvcc = Path(cpp_extension.CUDA_HOME or "/nonexistent") / "bin" / "nvcc"
+        if not nvcc.exists():
+            return f"no CUDA toolkit (nvcc) for torch's CUDA {torch.version.cuda} (CUDA_HOME={cpp_extension.CUDA_HOME})"
+        out = subprocess.run([str(nvcc), "--version"], capture_output=True, text=True).stdout
+        release = re.search(r"release (\d+)\.(\d+)", out)
+        if release and release.group(1) != torch.version.cuda.split(".")[0]:
+            return f"nvcc {release.group(1)}.{release.group(2)} ({nvcc}) does not match torch's CUDA {torch.version.cuda}"
+    return None
+
+
 def build_ops() -> list[str]:
+    """Compile (or find compiled) the ops training will load, before the first step: one clear error
+    here instead of a compiler traceback from every rank inside the first optimizer step."""
     import deepspeed.ops
     from deepspeed.accelerator import get_accelerator
 
-    built = []
+    from .errors import SkyT1Error
+
+    extensions_dir()
+    builders = []
     for name in DEEPSPEED_OPS:
         builder = get_accelerator().create_op_builder(name)
         if builder is None or not deepspeed.ops.__compatible_ops__.get(builder.NAME, False):
             continue  # not used with this accelerator
+        builders.append(builder)
+    names = ", ".join(b.NAME for b in builders)
+    problem = toolchain_problem(builders) if builders else None
+    if problem:
+        raise SkyT1Error(f"DeepSpeed's ops ({names}, {get_accelerator().device_name()} accelerator) must be compiled "
+                         f"before training and {problem}",
+                         "build the training environment from envs/train.yaml (conda-forge cxx-compiler, ninja, "
+                         "cuda-nvcc of torch's CUDA), or put a C++ compiler on PATH / set CXX and CUDA_HOME")
+    for builder in builders:
         builder.load()
-        built.append(builder.NAME)
-    return built
+    return [b.NAME for b in builders]
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     usage = "usage: python -m skyt1.train_launcher ARGS.yaml | --check ARGS.yaml OUT.json | --build-ops"
     if argv == ["--build-ops"]:
-        print("DeepSpeed ops ready:", ", ".join(build_ops()) or "none needed")
+        from .errors import SkyT1Error
+
+        try:
+            built = build_ops()
+        except SkyT1Error as e:
+            print(f"skyt1 error: {e}", file=sys.stderr, flush=True)
+            return 1
+        print("DeepSpeed ops ready:", ", ".join(built) or "none needed", "in", extensions_dir())
         return 0
     if argv[:1] == ["--check"] and len(argv) == 3:
         prepare()
@@ -301,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         print(usage, file=sys.stderr)
         return 2
     prepare()
+    extensions_dir()  # the same compiled ops the stage's --build-ops made before torchrun
     from llamafactory.train.tuner import run_exp
 
     run_exp(read_args(argv[0]))

@@ -98,6 +98,74 @@ def _has_checkpoint(work_dir: Path) -> bool:
     return any(p.name.startswith("checkpoint-") for p in work_dir.glob("checkpoint-*"))
 
 
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why LLaMA-Factory could not resume from this checkpoint-N folder, or None if it is complete.
+
+    transformers 4.52.4's Trainer._save_checkpoint writes the weights, then the optimizer and scheduler
+    (under DeepSpeed: every rank's global_stepN/ shards, then the `latest` file naming that folder), then
+    the RNG states, and trainer_state.json last. A job killed part-way (time limit, node failure, full
+    disk) leaves a folder without it, and LLaMA-Factory resumes from the highest-numbered folder
+    (transformers' get_last_checkpoint), whatever it holds."""
+    state = folder / "trainer_state.json"
+    if not state.exists():
+        return "no trainer_state.json (the Trainer writes it last)"
+    try:
+        json.loads(state.read_text())
+    except ValueError:
+        return "trainer_state.json is cut short"
+    index = folder / "model.safetensors.index.json"
+    if index.exists():
+        try:
+            shards = set(json.loads(index.read_text())["weight_map"].values())
+        except (ValueError, KeyError):
+            return "model.safetensors.index.json is cut short"
+        missing = sorted(s for s in shards if not (folder / s).exists())
+        if missing:
+            return f"weight shard {missing[0]} is missing"
+    elif not (folder / "model.safetensors").exists():
+        return "no model weights"
+    latest = folder / "latest"
+    if latest.exists():
+        tag = latest.read_text().strip()
+        if not tag or not (folder / tag).is_dir():
+            return f"DeepSpeed's `latest` names {tag!r}, which is not there"
+    elif any(folder.glob("global_step*")):
+        return "DeepSpeed's states have no `latest` file"
+    elif not (folder / "optimizer.pt").exists():
+        return "no optimizer state (optimizer.pt or DeepSpeed's global_step*)"
+    return None
+
+
+def drop_incomplete_checkpoints(work_dir: Path) -> list[str]:
+    """Remove checkpoint folders a resume cannot use (and the Trainer's tmp-checkpoint-* leftovers), so
+    LLaMA-Factory resumes from the last complete one. Returns one line per folder removed."""
+    removed = []
+    for folder in sorted(work_dir.glob("checkpoint-*")) + sorted(work_dir.glob("tmp-checkpoint-*")):
+        if not folder.is_dir():
+            continue
+        why = "an unfinished save" if folder.name.startswith("tmp-") else checkpoint_problem(folder)
+        if why:
+            shutil.rmtree(folder)
+            removed.append(f"{folder.name}: {why}")
+    return removed
+
+
+def build_ops(log_path, env: dict) -> None:
+    """DeepSpeed's ops, compiled once on this node before torchrun starts its ranks (skyt1.train_launcher
+    --build-ops): a missing compiler is one line here, not a traceback from every rank in the first step."""
+    cmd = [launcher_python(), "-m", "skyt1.train_launcher", "--build-ops"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    with open(log_path, "a", encoding="utf-8") as handle:
+        handle.write(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        lines = [l for l in proc.stderr.splitlines() if l.startswith("skyt1 error: ")]
+        if lines:
+            raise SkyT1Error(lines[-1][len("skyt1 error: "):])
+        raise SkyT1Error(f"compiling DeepSpeed's ops failed with exit code {proc.returncode}; see {log_path}",
+                         "fix the compiler error shown in the log (envs/train.yaml has the compilers)")
+    log.info("train: %s", (proc.stdout.strip().splitlines() or ["DeepSpeed ops ready"])[-1])
+
+
 def _weights_present(folder: Path) -> bool:
     return (folder / "model.safetensors").exists() or (folder / "model.safetensors.index.json").exists()
 
@@ -111,6 +179,9 @@ def run(student_dir, sft_data, sft_info, out_dir, cfg: dict, model_spec: dict, l
     template = model_spec.get("template")
     if not template:
         raise SkyT1Error("model for train.student has no 'template'", "set models.<student>.template to a LLaMA-Factory template name")
+    if work_dir.exists():
+        for line in drop_incomplete_checkpoints(work_dir):
+            log.warning("train: removed incomplete checkpoint %s", line)
     if work_dir.exists() and not _has_checkpoint(work_dir):
         shutil.rmtree(work_dir)  # a run that died before its first checkpoint: nothing to resume
     resuming = work_dir.exists()
@@ -126,6 +197,8 @@ def run(student_dir, sft_data, sft_info, out_dir, cfg: dict, model_spec: dict, l
     env = dict(os.environ)
     # We start the ranks ourselves; LLaMA-Factory's own relaunch (llamafactory-cli) is never used.
     env.pop("FORCE_TORCHRUN", None)
+    if args.get("deepspeed"):
+        build_ops(log_path, env)
     log.info("%s LLaMA-Factory on %d rank(s): %s", "resuming" if resuming else "starting", ranks, " ".join(cmd))
     t0 = time.time()
     with open(log_path, "a", encoding="utf-8") as handle:
