@@ -1,7 +1,8 @@
 """What judging like an official evaluator costs: stdin/stdout submissions through
-skyt1.scoring.code.run_tests with each evaluator profile (its wrapper: the preamble statements the program
-needs, recursion and digit limits, CRLF-keeping stdin, SystemExit and thread handling) against the same
-sandbox with no profile wrapper, and against a bare `python3 prog.py < input` per test. Measured side by side
+skyt1.scoring.code.run_tests with each evaluator profile (the sandbox's run options it sets: the whole import
+preamble run once per response in the worker, recursion and digit limits, CRLF-keeping stdin, SystemExit and
+thread handling) against the same sandbox with those options off, and against a bare `python3 prog.py < input`
+per test. Measured side by side
 in one run; rounds alternate and the median round is printed (the machine is shared).
 usage: python bench/bench_judge_profiles.py [--tests 10] [--responses 8] [--rounds 3]
 """
@@ -33,9 +34,10 @@ def main() -> None:
     a = ap.parse_args()
     tests = {"inputs": [f"{i + 5}\n" for i in range(a.tests)],
              "outputs": [str(sum(j * j for j in range(i + 5))) for i in range(a.tests)]}
-    none = {**load("apps").to_dict(), "name": "no-wrapper", "preamble": "", "recursion_limit": None,
-            "int_max_str_digits": None, "system_exit": "error", "threads": "kill", "crlf": "translate"}
-    profiles = {"no wrapper": none, "apps": "apps", "taco": "taco", "livecodebench": "livecodebench"}
+    none = {**load("apps").to_dict(), "name": "no-options", "preamble": "", "recursion_limit": None,
+            "int_max_str_digits": None, "system_exit": "error", "threads": "kill", "crlf": "translate",
+            "solution_lookup": "fallback"}
+    profiles = {"no options": none, "apps": "apps", "taco": "taco", "livecodebench": "livecodebench"}
     sandbox = Sandbox(Limits(cpu_s=6, wall_s=10))
     with tempfile.TemporaryDirectory() as d:
         prog = Path(d) / "prog.py"
@@ -62,7 +64,7 @@ def main() -> None:
     med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     print(f"{a.tests} tests per response, {a.responses} responses, median of {a.rounds} rounds")
     for k, v in med.items():
-        print(f"  {k:16s} {1000 * v:7.1f} ms/response   x{v / med['no wrapper']:.2f} of no wrapper   "
+        print(f"  {k:16s} {1000 * v:7.1f} ms/response   x{v / med['no options']:.2f} of no options   "
               f"x{v / med['bare subprocess']:.2f} of bare")
     sandbox.close()
 

@@ -163,10 +163,56 @@ def test_unjoined_thread_finishes_when_asked():
     assert _run(forever, LIM.with_(wait_threads=True, wall_s=1))[0] == "wall_timeout"  # still bounded
 
 
+def test_crlf_kept_only_when_asked():
+    prog = "print(len(input()))"
+    assert _run(prog, LIM, "abc\r\n") == ("ok", "3")  # the worker's default: newline translation
+    assert _run(prog, LIM.with_(keep_crlf=True), "abc\r\n") == ("ok", "4")  # as StringIO("abc\r\n") gives it
+
+
+def test_preamble_stream_names_are_each_tests_own():
+    """A preamble run once in the worker that binds `stdin = sys.stdin` (APPS, TACO) must name each test's
+    stdin, not the worker's; and a spare that ran the preamble ahead (op warm) gives the same result."""
+    lim = LIM.with_(preamble="import sys\nstdin = sys.stdin\nstdout = sys.stdout\n")
+    prog = "import sys\nassert stdin is sys.stdin and stdout is sys.stdout\nprint(stdin.readline().strip() * 2)"
+    sandbox = Sandbox(lim, spares=1)
+    try:
+        for text in ("ab", "cd", "ef"):  # the later ones come from spares, warmed with this preamble
+            with sandbox.session() as s:
+                assert s.load(prog) is None
+                r = s.run("stdio", text + "\n")
+                assert (r.status, r.stdout.strip()) == ("ok", text * 2), r
+    finally:
+        sandbox.close()
+
+
+def test_solution_lookup():
+    prog = "class Solution:\n    def other(self):\n        pass\n\ndef twice(x):\n    return 2 * x\n"
+    for lim, status in ((LIM, "ok"), (LIM.with_(solution_lookup="text"), "error")):
+        with Sandbox(lim, spares=0).session() as s:
+            assert s.load(prog) is None
+            r = s.run("call", fn_name="twice", args=[3])
+            assert r.status == status, r
+            assert status != "ok" or r.result == 6
+
+
+def test_a_returned_int_is_decoded_up_to_the_digit_limit_and_never_raises():
+    prog = "def big(n):\n    return 10 ** n\n"
+    for lim, n, status in ((LIM, 4299, "ok"), (LIM, 4300, "not_plain"),  # 10 ** n has n + 1 digits
+                           (LIM.with_(int_max_str_digits=50000), 20000, "ok"),
+                           (LIM.with_(int_max_str_digits=50000), 50000, "not_plain")):
+        with Sandbox(lim, spares=0).session() as s:
+            assert s.load(prog) is None
+            r = s.run("call", fn_name="big", args=[n])
+            assert r.status == status, (n, r)
+            assert status != "ok" or r.result == 10 ** n
+
+
 def test_limits_reject_nonsense():
     from skyt1.errors import SkyT1Error
     with pytest.raises(SkyT1Error):
         Limits(wall_s=0)
+    with pytest.raises(SkyT1Error):
+        Limits(solution_lookup="guess")
     assert Limits.from_config({"wall_s": 6, "recursion_limit": 50000}).recursion_limit == 50000
 
 

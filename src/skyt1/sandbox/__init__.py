@@ -79,6 +79,9 @@ class Limits:
     int_max_str_digits: int | None = None  # sys.set_int_max_str_digits (None: Python's default, 4300)
     system_exit_ok: bool = False   # stdin/stdout: any SystemExit ends the program normally (exit status 0)
     wait_threads: bool = False     # wait (within wall_s) for non-daemon threads before the program's process ends
+    keep_crlf: bool = False        # stdin without newline translation ("\r\n" stays, as StringIO(inputs) gives it)
+    solution_lookup: str = "fallback"  # call: "fallback" = Solution().fn, else a module-level fn; "text" = as LCB
+                                       # and APPS: "class Solution" in the program's text decides which, alone
 
     @classmethod
     def from_config(cls, cfg: dict | None) -> "Limits":
@@ -90,6 +93,9 @@ class Limits:
         return cls(**cfg)
 
     def __post_init__(self):
+        if self.solution_lookup not in ("fallback", "text"):
+            raise SkyT1Error(f"sandbox limit solution_lookup={self.solution_lookup!r} is not 'fallback' or 'text'",
+                             "use one of them")
         if self.wall_s <= 0 or self.cpu_s <= 0 or self.recursion_limit < 100:
             raise SkyT1Error(f"sandbox limits out of range (wall_s={self.wall_s}, cpu_s={self.cpu_s}, "
                              f"recursion_limit={self.recursion_limit})",
@@ -264,6 +270,7 @@ class Sandbox:
         self._pending = {"single": 0, "pair": 0}
         self._requests: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._warm = ""  # the preamble of the latest test run: a spare runs it ahead, while it waits
 
     def _forked(self) -> bool:
         """In a forked child the spares are the parent's (and the thread that made them is gone): forget
@@ -334,6 +341,10 @@ class Sandbox:
                 try:
                     for sess in sessions:
                         sess.handshake()
+                    if kind == "single" and sessions and self._warm:
+                        # no reply: the worker runs it before it reads the next message (a failing preamble
+                        # is reported by the test that needs it)
+                        sessions[0]._send({"op": "warm", "preamble": self._warm})
                     item = None if not sessions else (sessions if kind == "pair" else sessions[0])
                 except Exception:
                     for sess in sessions:
@@ -581,7 +592,8 @@ class Session:
                 "memory_bytes": lim.memory_mb << 20, "output_bytes": lim.output_bytes,
                 "file_bytes": lim.file_mb << 20, "nproc": lim.nproc, "preamble": lim.preamble,
                 "recursion_limit": lim.recursion_limit, "int_max_str_digits": lim.int_max_str_digits,
-                "system_exit_ok": lim.system_exit_ok, "wait_threads": lim.wait_threads, **kw}
+                "system_exit_ok": lim.system_exit_ok, "wait_threads": lim.wait_threads, "keep_crlf": lim.keep_crlf,
+                "solution_lookup": lim.solution_lookup, **kw}
 
     def _reply(self, timeout: float, started: float | None = None, wall_s: float | None = None) -> RunResult:
         """The worker's reply, read by a deadline kept HERE: a worker that does not answer in time (stopped,
@@ -622,9 +634,10 @@ class Session:
         A call's value is decoded here, on the host, strictly as plain data (plain.py): `result` is then a
         fresh value of builtin types only; anything else is status not_plain with the reason in extra."""
         lim = limits or self.limits
+        self.sandbox._warm = lim.preamble
         r = self._reply_to(self._job(mode, lim, stdin=stdin, fn_name=fn_name, args=args or []), lim)
         if mode == "call" and r.status == "ok":
-            _decode_call_result(r)
+            _decode_call_result(r, lim.int_max_str_digits)
         return r
 
     def _reply_to(self, job: dict, lim: Limits) -> RunResult:
@@ -641,10 +654,12 @@ class Session:
         return self._reply(max(0.0, deadline - time.monotonic()), started, lim.wall_s)
 
 
-def _decode_call_result(r: RunResult) -> None:
+def _decode_call_result(r: RunResult, max_digits: int | None = None) -> None:
+    """The call's value, strictly as plain data; ints up to the test's own digit limit (the program's process
+    ran with it, so that is what it could print); anything else is status not_plain, never an exception."""
     text = r.extra.pop("result_text", None)
     try:
-        msg = plain.loads(text) if text is not None else None
+        msg = plain.loads(text, max_digits=max_digits) if text is not None else None
     except ValueError as e:
         r.status, r.extra["why"] = "not_plain", f"the program's process sent something that is not plain data ({e})"
         return

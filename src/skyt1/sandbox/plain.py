@@ -134,12 +134,36 @@ def _no_constant(name):
     raise ValueError(f"not plain data: bare {name}")
 
 
-def loads(text, resolve=None):
+_DEFAULT_DIGITS = 4300  # Python's default int digit limit (sys.int_info.default_max_str_digits)
+
+
+def int_parser(max_digits):
+    """json's parse_int for ints of up to max_digits digits, whatever this process's own digit limit is (the
+    host keeps Python's default; a profile such as LiveCodeBench's lets the program print 50,000 digits).
+    Longer: ValueError, i.e. not plain data."""
+    def parse(s):
+        digits = len(s) - (s[0] == "-")
+        if digits <= _DEFAULT_DIGITS:
+            return int(s)
+        if digits > max_digits:
+            raise ValueError(f"not plain data: an int of {digits} digits (the digit limit is {max_digits})")
+        neg, s = s[0] == "-", s.lstrip("-")
+        value = 0
+        for i in range(0, len(s), 4000):  # int() of each chunk stays under the process's limit
+            chunk = s[i:i + 4000]
+            value = value * 10 ** len(chunk) + int(chunk)
+        return -value if neg else value
+    return parse
+
+
+def loads(text, resolve=None, max_digits=None):
     """Wire text -> a fresh plain value built only from exact builtin types; ValueError if the text is not
     the wire form of plain data. `resolve` (name -> value) is given only in the program's process, to
-    turn {"r": name} references back into its own values; the judge's side never accepts them."""
+    turn {"r": name} references back into its own values; the judge's side never accepts them.
+    `max_digits`: the longest int accepted (default: this process's own limit, Python's 4300 unless set)."""
     hook = _untag if resolve is None else (lambda pairs: _untag(pairs, resolve))
+    extra = {"parse_int": int_parser(max_digits)} if max_digits and max_digits > _DEFAULT_DIGITS else {}
     try:
-        return _json.loads(text, object_pairs_hook=hook, parse_constant=_no_constant)
+        return _json.loads(text, object_pairs_hook=hook, parse_constant=_no_constant, **extra)
     except RecursionError:
         raise ValueError("not plain data: nested too deeply") from None

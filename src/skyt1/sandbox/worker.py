@@ -499,7 +499,10 @@ def _child(job, code, fds, ack_w):
             os.dup2(fd, target)
         os.closerange(len(fds), 65536)
         _set_limits(job)
-        sys.stdin = sys.__stdin__ = open(0, "r", encoding="utf-8", errors="replace", closefd=False)
+        # keep_crlf: no newline translation, so "\r\n" reaches the program as the official harnesses give it
+        # (LCB/APPS: StringIO(inputs); TACO: a real POSIX stdin)
+        sys.stdin = sys.__stdin__ = open(0, "r", encoding="utf-8", errors="replace", closefd=False,
+                                         newline="" if job.get("keep_crlf") else None)
         sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", errors="replace", closefd=False)
         sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", errors="replace", closefd=False,
                                            buffering=1)
@@ -512,7 +515,10 @@ def _child(job, code, fds, ack_w):
             _check(job, code, _checker_namespace(link, set(dir(builtins))), link)
             os._exit(0)
         name = "__main__" if mode == "stdio" else "solution"
-        ns = {**_PREAMBLES.get(job.get("preamble") or "", {}),
+        pre, streams = _PREAMBLES.get(job.get("preamble") or "", ({}, {}))
+        # names the preamble bound to the worker's streams or argv (APPS/TACO `stdin = sys.stdin`, LCB `from sys
+        # import *`) name this test's own, as if the preamble had run here, after the streams were set up
+        ns = {**pre, **{k: getattr(sys, attr) for k, attr in streams.items()},
               "__name__": name, "__builtins__": builtins, "__file__": "solution.py"}
         sys.modules.pop("__main__", None)
         if mode == "serve":
@@ -530,7 +536,13 @@ def _child(job, code, fds, ack_w):
             if mode == "call":
                 fn = None
                 sol = ns.get("Solution")
-                if isinstance(sol, type) and hasattr(sol, job["fn_name"]):
+                if job.get("solution_lookup") == "text":
+                    # LCB compile_code / APPS run_test: `if "class Solution" in code` the method of Solution(),
+                    # else the module's function; no fallback from one to the other
+                    owner = sol() if _HAS_SOLUTION_TEXT[0] else None
+                    fn = getattr(owner, job["fn_name"], None) if _HAS_SOLUTION_TEXT[0] else ns.get(job["fn_name"])
+                    fn = fn if callable(fn) else None
+                elif isinstance(sol, type) and hasattr(sol, job["fn_name"]):
                     fn = getattr(sol(), job["fn_name"])
                 elif callable(ns.get(job["fn_name"])):
                     fn = ns[job["fn_name"]]
@@ -576,7 +588,8 @@ def _child(job, code, fds, ack_w):
 
 
 _LINKS = []  # this worker's ends of the pipes to the other sandbox (assertion tests only), at fds 250+
-_PREAMBLES = {}  # preamble text -> the globals it made (run once, here in the worker: trusted code from the host)
+_PREAMBLES = {}  # preamble text -> (the globals it made, {name: "stdin"|"stdout"|"stderr"|"argv"} bound to those)
+_HAS_SOLUTION_TEXT = [False]  # whether the loaded program's text contains "class Solution" (solution_lookup: text)
 
 
 def _preamble(text):
@@ -585,7 +598,12 @@ def _preamble(text):
     if text and text not in _PREAMBLES:
         ns = {"__name__": "__main__", "__builtins__": builtins}
         exec(compile(text, "preamble.py", "exec"), ns)
-        _PREAMBLES[text] = {k: v for k, v in ns.items() if not k.startswith("__")}
+        glob = {k: v for k, v in ns.items() if not k.startswith("__")}
+        # what each test's process replaces (its streams, argv): names bound to the worker's are rebound per test
+        own = {id(getattr(sys, a)): a for a in ("stdin", "stdout", "stderr", "argv") if hasattr(sys, a)}
+        own.update({id(getattr(sys, f"__{a}__")): a for a in ("stdin", "stdout", "stderr") if hasattr(sys, f"__{a}__")})
+        streams = {k: own[id(v)] for k, v in glob.items() if id(v) in own}
+        _PREAMBLES[text] = (glob, streams)
 
 
 def _run(job, code):
@@ -767,10 +785,16 @@ def main():
                 src = msg["code"]
                 code = {k: compile(v, f"{k}.py", "exec") for k, v in src.items()} if isinstance(src, dict) \
                     else compile(src, "solution.py", "exec")
+                _HAS_SOLUTION_TEXT[0] = isinstance(src, str) and "class Solution" in src
                 _send({"ok": True})
             except BaseException as e:  # SyntaxError, ValueError (null bytes), RecursionError, MemoryError
                 code = None
                 _send({"ok": False, "error": f"{type(e).__name__}: {e}"[:2000]})
+        elif msg["op"] == "warm":  # a spare, waiting: the preamble the next response will most likely need
+            try:
+                _preamble(msg.get("preamble") or "")
+            except BaseException:
+                pass  # the test that needs it runs it again and reports the error
         elif msg["op"] == "run":
             if code is None:
                 _send({"status": "error", "stderr": "no program loaded", "stdout": "", "exit_code": 1})

@@ -25,7 +25,7 @@ from functools import lru_cache
 
 from ..errors import SkyT1Error
 from ..formatting import split_sections
-from ..sandbox import Limits, RunResult, Sandbox, judge_asserts
+from ..sandbox import Limits, RunResult, Sandbox, judge_asserts, plain
 from .evaluators import Profile, from_value
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+.-]*)[^\n]*\n(.*?)\n?[ \t]*```", re.S)
@@ -253,18 +253,23 @@ def values_match(got, expected, profile: Profile | None = None) -> bool:
     return False
 
 
-def _call_args(raw) -> list:
+def _json_kw(digits: int | None) -> dict:
+    # ints in a record up to the profile's digit limit (LCB: 50,000; the host itself keeps Python's 4,300)
+    return {"parse_int": plain.int_parser(digits)} if digits and digits > 4300 else {}
+
+
+def _call_args(raw, digits: int | None = None) -> list:
     if isinstance(raw, str):  # LiveCodeBench functional: one JSON value per line
-        return [json.loads(line) for line in raw.split("\n") if line.strip()]
+        return [json.loads(line, **_json_kw(digits)) for line in raw.split("\n") if line.strip()]
     if isinstance(raw, list):
         return raw
     return [raw]
 
 
-def _call_expected(raw):
+def _call_expected(raw, digits: int | None = None):
     if isinstance(raw, str):
         try:
-            return json.loads(raw)
+            return json.loads(raw, **_json_kw(digits))
         except ValueError:
             return raw
     return raw
@@ -285,90 +290,6 @@ def show(value, n: int = 80) -> str:
 def clean_text(s: str) -> str:
     """Text safe to write as UTF-8 (lone surrogates become \\udcXX escapes)."""
     return s.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(s, str) else str(s)
-
-
-_FREE_NAME = re.compile(r"(?<![.\w])[A-Za-z_][A-Za-z0-9_]*")
-
-
-@lru_cache(maxsize=16)
-def _preamble_lines(preamble: str) -> tuple:
-    """The preamble's top-level statements as (source, names it binds, names it reads). The preamble is the
-    profile's own trusted text; `from m import *` binds what the standard module m exports (read here)."""
-    import ast
-    import importlib
-
-    out = []
-    tree = ast.parse(preamble)
-    for node in tree.body:
-        src = ast.get_source_segment(preamble, node)
-        imports = [node] if isinstance(node, (ast.Import, ast.ImportFrom)) else \
-            [n for n in ast.walk(node) if isinstance(n, (ast.Import, ast.ImportFrom))] if isinstance(node, ast.Try) else []
-        if not imports:  # an assignment such as `stdin = sys.stdin`: always run; what it reads is needed
-            reads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-            binds = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-            out.append((src, frozenset(binds), frozenset(reads - binds), True))
-            continue
-        binds = set()
-        for imp in imports:
-            for alias in imp.names:
-                if alias.name == "*":
-                    mod = importlib.import_module(imp.module)
-                    binds |= set(getattr(mod, "__all__", None) or [k for k in dir(mod) if not k.startswith("_")])
-                else:
-                    binds.add((alias.asname or alias.name).split(".")[0])
-        out.append((src, frozenset(binds), frozenset(), False))
-    return tuple(out)
-
-
-def preamble_for(program: str, preamble: str) -> str:
-    """The preamble statements that bind a name the program's text mentions (or that a kept statement reads),
-    in the preamble's order, so every name the program can use is bound exactly as by the whole preamble
-    (a later star import that rebinds a name is kept whenever the name is used). Importing only these keeps
-    each test from paying for some twenty imports it never uses. The program is only scanned as text."""
-    if not preamble.strip():
-        return ""
-    used = set(_FREE_NAME.findall(program))
-    lines = _preamble_lines(preamble)
-    for _, _, reads, always in lines:
-        if always:
-            used |= reads
-    keep = [src for src, binds, _, always in lines if always or binds & used]
-    return "\n".join(keep)
-
-
-def wrap_program(program: str, profile: Profile | None, mode: str) -> str:
-    """The program as the profile's official harness runs it: its import preamble in the same namespace,
-    its recursion and int-digit limits, "\\r\\n" in stdin kept where the harness's StringIO keeps it,
-    SystemExit after output ending a stdin program normally, and non-daemon threads joined before the output
-    is taken. The program is compiled on its own first (so a syntax error is still "does not compile");
-    this wrapper only executes it. It calls builtins through its own reference: the preamble's star imports
-    may rebind compile, exec or open (LCB's `from re import *`)."""
-    if profile is None or not profile.wraps:
-        return program
-    lines = ["import builtins as _skyt1_b"]
-    if profile.crlf == "keep" and mode == "stdio":  # first, so the preamble's `stdin = sys.stdin` sees it
-        lines.append("__import__('sys').stdin = _skyt1_b.open(0, 'r', encoding='utf-8', errors='replace', "
-                     "newline='', closefd=False)")
-    lines.append(preamble_for(program, profile.preamble))
-    if profile.recursion_limit:
-        lines.append(f"__import__('sys').setrecursionlimit({int(profile.recursion_limit)})")
-    if profile.int_max_str_digits:
-        lines.append(f"__import__('sys').set_int_max_str_digits({int(profile.int_max_str_digits)})")
-    lines += [f"_skyt1_program = _skyt1_b.compile({program!r}, 'solution.py', 'exec')",
-              "try:",
-              "    _skyt1_b.exec(_skyt1_program)"]
-    if profile.system_exit == "swallow" and mode == "stdio":
-        lines += ["except SystemExit:", "    pass"]
-    if profile.threads == "wait":
-        # only a program that imported threading can have started threading.Thread (importing it costs a test)
-        lines += ["finally:",
-                  "    _skyt1_threading = __import__('sys').modules.get('threading')",
-                  "    for _skyt1_t in (_skyt1_threading.enumerate() if _skyt1_threading else ()):",
-                  "        if _skyt1_t is not _skyt1_threading.main_thread() and not _skyt1_t.daemon:",
-                  "            _skyt1_t.join()"]
-    elif profile.system_exit != "swallow" or mode != "stdio":
-        lines += ["finally:", "    pass"]
-    return "\n".join(x for x in lines if x) + "\n"
 
 
 # ------------------------------------------------------------------------------------------ scoring
@@ -409,12 +330,35 @@ def profile_for(tests: dict, profile=None) -> Profile | None:
     return from_value("livecodebench" if tests.get("testtype") else "apps")
 
 
-def _test_limits(lim: Limits, profile: Profile | None) -> Limits:
-    """The sandbox's limits, tightened to the profile's per-test wall limit (never loosened)."""
-    if profile is None or not profile.wall_s:
+# The wall limit of a test whose profile declares none (HumanEval, MBPP: execution.py takes its timeout from
+# the caller): CPU time is what bounds the program (the sandbox's cpu_s); the wall limit only catches a program
+# that sleeps or blocks, so it is generous enough that a CPU-bound program is never cut off by a loaded machine.
+NO_PROFILE_WALL_FACTOR = 4
+
+
+def _test_limits(lim: Limits, profile: Profile | None, mode: str = "stdio") -> Limits:
+    """The sandbox's run options for one test under the profile (docs/judge.md, "Which option implements which
+    rule"): the official per-test wall limit (never looser than the sandbox's own) with CPU no higher; the
+    preamble, run once in the worker, warm; recursion and int-digit limits; SystemExit swallowed (stdin
+    programs) and non-daemon threads waited for where the harness does; stdin without newline translation
+    where the harness keeps "\r\n"; and how a call finds its function."""
+    if profile is None:
         return lim
-    wall = min(lim.wall_s, float(profile.wall_s))
-    return lim.with_(wall_s=wall, cpu_s=min(lim.cpu_s, wall))
+    if profile.wall_s:
+        wall = min(lim.wall_s, float(profile.wall_s))
+        times = {"wall_s": wall, "cpu_s": min(lim.cpu_s, wall)}
+    else:
+        times = {"wall_s": max(lim.wall_s, NO_PROFILE_WALL_FACTOR * lim.cpu_s)}
+    return lim.with_(
+        **times,
+        preamble=profile.preamble,
+        recursion_limit=profile.recursion_limit or lim.recursion_limit,
+        int_max_str_digits=profile.int_max_str_digits or lim.int_max_str_digits,
+        system_exit_ok=profile.system_exit == "swallow" and mode == "stdio",
+        wait_threads=profile.threads == "wait",
+        keep_crlf=profile.crlf == "keep" and mode == "stdio",
+        solution_lookup=profile.solution_lookup,
+    )
 
 
 def _judge_error(e: BaseException) -> tuple[str, str]:
@@ -440,7 +384,7 @@ def run_tests(program: str, tests: dict, *, sandbox: Sandbox | None = None, stop
         code = "\n\n".join(x for x in (head + program, tests.get("setup") or "") if x.strip())
         entry = tests.get("entry_point")
         call_check = bool(entry) and entry != "check" and bool(re.search(r"^def\s+check\s*\(", tests["test"], re.M))
-        tlim = _test_limits(lim, prof)
+        tlim = _test_limits(lim, prof, "asserts")
         try:
             r = judge_asserts(sandbox, code, tests["test"], starter=head, entry_point=entry,
                               call_check=call_check, limits=tlim)
@@ -479,12 +423,10 @@ def run_tests(program: str, tests: dict, *, sandbox: Sandbox | None = None, stop
     mode = "call" if fn_name else "stdio"
     cases = list(zip(inputs, outputs))
     total = len(cases)
-    tlim = _test_limits(lim, prof)
+    tlim = _test_limits(lim, prof, mode)
     spent = 0.0
     with sandbox.session() as s:
-        err = s.load(program)  # compiled alone first: a syntax error is "does not compile", as officially
-        if not err and prof is not None and prof.wraps:
-            err = s.load(wrap_program(program, prof, mode))
+        err = s.load(program)  # the program alone: a syntax error is "does not compile", as officially
         if err:
             return {"passed": 0, "total": total, "correct": False, "reason": clean_text(f"does not compile: {err}"),
                     "results": []}
@@ -500,10 +442,10 @@ def run_tests(program: str, tests: dict, *, sandbox: Sandbox | None = None, stop
                                            ("wrong answer", f"expected {show(str(out).strip())}, got {show(r.stdout.strip())}"))
                 else:  # call: decided here from the returned plain data
                     try:
-                        args = _call_args(inp)
+                        args = _call_args(inp, tlim.int_max_str_digits)
                     except ValueError as e:
                         raise SkyT1Error(f"test {idx}: input is not JSON lines: {e}", "fix the record's tests") from e
-                    expected = _call_expected(out)
+                    expected = _call_expected(out, tlim.int_max_str_digits)
                     if prof is not None and prof.call == "apps":
                         args = apps_inputs(args)
                     r = s.run("call", fn_name=fn_name, args=args, limits=tlim)

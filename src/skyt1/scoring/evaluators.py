@@ -44,18 +44,14 @@ class Profile:
     tests: str = "all"                   # all | private (skip the record's `public` leading tests)
     crlf: str = "keep"                   # keep: "\r\n" in an input reaches the program (as with StringIO or a real
                                          # POSIX stdin); translate: read as "\n" (the sandbox worker's default)
+    solution_lookup: str = "fallback"   # call tests: text = `"class Solution" in code` picks Solution().fn, else
+                                        # the module's fn, no fallback (LCB, APPS); fallback = either that exists
     int_exact: bool = True
     float_tolerance: dict | None = None  # {rtol, atol} for non-integer numbers, where the official rule has one
     deviations: tuple = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-    @property
-    def wraps(self) -> bool:
-        """Whether the program runs inside a wrapper (preamble, limits, exit and thread handling)."""
-        return bool(self.preamble.strip() or self.recursion_limit or self.int_max_str_digits
-                    or self.system_exit == "swallow" or self.threads == "wait" or self.crlf == "keep")
 
 
 def _check(name: str, data: dict) -> Profile:
@@ -66,7 +62,8 @@ def _check(name: str, data: dict) -> Profile:
     if data.get("name", name) != name:
         raise SkyT1Error(f"evaluator profile file {name}.yaml names itself {data.get('name')!r}", "make them agree")
     rules = {"stdout": STDOUT_RULES, "call": CALL_RULES, "system_exit": ("swallow", "error"),
-             "threads": ("wait", "kill"), "tests": ("all", "private"), "crlf": ("keep", "translate")}
+             "threads": ("wait", "kill"), "tests": ("all", "private"), "crlf": ("keep", "translate"),
+             "solution_lookup": ("text", "fallback")}
     for key, allowed in rules.items():
         if data.get(key) is not None and data[key] not in allowed:
             raise SkyT1Error(f"evaluator profile {name!r}: {key} {data[key]!r} is not one of {list(allowed)}",
