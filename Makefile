@@ -72,15 +72,21 @@ system-deps:
 	  else echo "missing Debian packages: $$missing -- install them with: sudo apt-get install $$missing" >&2; exit 1; fi; \
 	fi
 
+# `make run` ends where a user looks: the HTML report (every table and figure with its caption) is built
+# from the finished run, then the main table and the report's path are printed.
+REPORT ?= results/report.html
 run: install
 	snakemake $(TARGET) --profile $(PROFILE)
+	snakemake $(TARGET) --report $(REPORT)
+	@echo; cat results/table_main.md; echo
+	@echo "report: $(abspath $(REPORT))"
 
 test: install
 	pytest -ra tests
 
 # The HTML report of a finished run: every table and figure with its caption.
 report: install
-	snakemake --report results/report.html
+	snakemake $(TARGET) --report $(REPORT)
 
 # Job DAG and rule graph as SVG, for TARGET under the current preset (CONFIG: extra --configfile), and
 # the 32B preset's full table as a dry DAG (nothing runs, no data needed).
