@@ -205,14 +205,6 @@ def test_evaluations_and_table(run):
         assert (run / f"results/plots/{bench}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_html_report_holds_the_table_and_the_gain_plots(run):
-    """What `make run` ends with: snakemake --report builds one HTML file from the finished run."""
-    html = run / "results" / "report.html"
-    snakemake(run, "all", "--report", str(html), cores=False)
-    text = html.read_text(errors="replace")
-    assert len(text) > 10_000 and "table_main.md" in text and "math500.png" in text
-
-
 def test_make_run_builds_the_report_and_prints_the_table():
     out = subprocess.run(["make", "-n", "run", "TARGET=all"], capture_output=True, text=True, cwd=REPO).stdout
     lines = out.splitlines()
