@@ -167,3 +167,15 @@ def test_bad_gain_label_in_config_is_one_line(tmp_path):
     bad.write_text(yaml.safe_dump({"preset": "tiny", "table": {"gains": [{"student": "sky", "base": "base"}]}}))
     with pytest.raises(SkyT1Error, match="config key 'table.gains.0.student': 'sky' is not a model"):
         load_config([str(bad)])
+
+
+def test_recipe_shows_the_tables_settings(tmp_path, monkeypatch):
+    from skyt1.recipe import REPO, effective, load_config
+
+    monkeypatch.setenv("SKYT1_ARTIFACT_DIR", str(tmp_path))  # offline: texts are MISSING, values are there
+    eff = effective(load_config([str(REPO / "config" / "sky-t1-32b.yaml")]), allow_missing=True)
+    assert eff["table"]["gains"][0] == {"student": "sky-t1", "base": "base"}
+    assert eff["table"]["paper_source"].startswith("SkyThought README")
+    assert eff["eval"]["models"]["base"]["paper_model"] == "Qwen2.5-32B-Instruct"
+    tiny = effective(load_config([]), allow_missing=True)
+    assert tiny["eval"]["models"]["base"]["stands_in_for"] == "Qwen2.5-32B-Instruct"

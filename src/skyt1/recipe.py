@@ -109,6 +109,7 @@ def _eval(t: _Texts, cfg: dict) -> dict:
     for label, m in ev["models"].items():
         model = {"checkpoint": cfg["train"]["name"]} if m.get("checkpoint") else _model(cfg, m["model"])
         models[label] = {"label": m["label"], "family": m.get("family"), "model": model,
+                         **{k: m[k] for k in ("paper_model", "stands_in_for") if k in m},
                          "prompt": t.prompt(cfg["prompts"][m["prompt"]], f"prompts.{m['prompt']}"),
                          "prompt_name": m["prompt"]}
         for bench in ev["benchmarks"]:
@@ -145,6 +146,8 @@ def effective(cfg: dict, allow_missing: bool = False) -> dict:
         "train": _train(cfg),
         "eval": _eval(t, cfg),
         "reported": {row: {m: paper.reported_all(row, m) for m in paper.PAPER_MODELS} for row in paper.PAPER_MAIN},
+        "table": {**cfg.get("table", {}), "paper_source": paper.TARGET_SOURCE,
+                  "bootstrap": cfg["eval"].get("bootstrap") or {}},
     }
     out["artifacts"] = {n: {"source": texts.ARTIFACTS[n].source, "url": texts.ARTIFACTS[n].url,
                             "sha256": texts.ARTIFACTS[n].sha256, "present": n not in t.missing,
