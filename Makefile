@@ -78,7 +78,7 @@ REPORT ?= results/report.html
 run: install
 	snakemake $(TARGET) --profile $(PROFILE)
 	snakemake $(TARGET) --report $(REPORT)
-	@echo; cat results/table_main.md; echo
+	@if [ -f results/table_main.md ]; then echo; cat results/table_main.md; echo; fi
 	@echo "report: $(abspath $(REPORT))"
 
 test: install
