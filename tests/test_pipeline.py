@@ -1,7 +1,6 @@
 """The real tiny pipeline through real snakemake on a handful of items; asserts on what each stage wrote."""
 import csv
 import json
-import os
 import re
 import shutil
 import subprocess

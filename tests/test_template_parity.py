@@ -96,6 +96,7 @@ def test_teacher_prompts_are_what_qwqs_template_makes():
         assert text == f"{IM_START}system\n{QWQ_DEFAULT}{IM_END}\n{IM_START}user\n{q}{IM_END}\n{IM_START}assistant\n"
 
 
+@pytest.mark.slow  # imports LLaMA-Factory in the training environment (about a minute)
 def test_student_prompt_at_evaluation_equals_the_trained_prompt():
     if not has_llamafactory():  # LLaMA-Factory lives in the training environment: run this test there
         run_in_train_env(__file__, "test_student_prompt_at_evaluation_equals_the_trained_prompt")

@@ -110,7 +110,7 @@ def run(student_dir, sft_data, sft_info, out_dir, cfg: dict, model_spec: dict, l
     dataset_name = next(iter(info))
     template = model_spec.get("template")
     if not template:
-        raise SkyT1Error(f"model for train.student has no 'template'", "set models.<student>.template to a LLaMA-Factory template name")
+        raise SkyT1Error("model for train.student has no 'template'", "set models.<student>.template to a LLaMA-Factory template name")
     if work_dir.exists() and not _has_checkpoint(work_dir):
         shutil.rmtree(work_dir)  # a run that died before its first checkpoint: nothing to resume
     resuming = work_dir.exists()
