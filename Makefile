@@ -20,7 +20,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install system-deps run test test-fast test-slow dag lint unlock clean report
+.PHONY: install system-deps github-artifacts run test test-fast test-slow dag lint unlock clean report
 
 # One environment per kind of rule, each built from its envs/*.yaml pip list (the file --sdm conda
 # uses): .venv = envs/pipeline.yaml (snakemake and every rule but train), .venv-train = envs/train.yaml
@@ -56,14 +56,19 @@ $(TRAIN_STAMP): envs/train.yaml requirements/constraints.txt pyproject.toml src/
 	$(abspath $(TRAIN_VENV))/bin/python -m skyt1.train_launcher --build-ops
 	touch $(TRAIN_STAMP)
 
-# The recipe's texts come from pinned artifacts (src/skyt1/texts.py). Only the skythought wheel is fetched
-# here (PyPI); the SkyThought GitHub files need `skyt1 artifacts fetch` on a machine that reaches GitHub.
+# The recipe's texts come from pinned artifacts (src/skyt1/texts.py): the skythought wheel (PyPI, needed)
+# and two SkyThought files of the release commit (GitHub). `github-artifacts` fetches those wherever GitHub
+# answers and only names them where it does not (then `skyt1 recipe` lists their texts as MISSING, and the
+# 32B preset's rewrite stage asks for them); a present file is sha256-checked and not downloaded again.
 ARTIFACT_WHEEL := .cache/skyt1/artifacts/skythought-0.1.0-py3-none-any.whl
 
 $(ARTIFACT_WHEEL): $(STAMP)
 	$(BIN)/skyt1 artifacts fetch skythought-wheel
 
-install: system-deps $(STAMP) $(TRAIN_STAMP) $(ARTIFACT_WHEEL)
+github-artifacts: $(STAMP)
+	$(BIN)/skyt1 artifacts fetch skythought-prompts skythought-convert-format --optional-github
+
+install: system-deps $(STAMP) $(TRAIN_STAMP) $(ARTIFACT_WHEEL) github-artifacts
 
 # Debian packages from requirements/apt.txt: installed when missing and we are root, else named.
 system-deps:
@@ -73,8 +78,14 @@ system-deps:
 	  else echo "missing Debian packages: $$missing -- install them with: sudo apt-get install $$missing" >&2; exit 1; fi; \
 	fi
 
+# `make run` ends where a user looks: the HTML report (every table and figure with its caption) is built
+# from the finished run, then the main table and the report's path are printed.
+REPORT ?= results/report.html
 run: install
 	snakemake $(TARGET) --profile $(PROFILE)
+	snakemake $(TARGET) --report $(REPORT)
+	@if [ -f results/table_main.md ]; then echo; cat results/table_main.md; echo; fi
+	@echo "report: $(abspath $(REPORT))"
 
 # Tiers, as CI runs them: the fast gate first (lint + unit tests, under 2 minutes on 2 cores), then the
 # slow tests: the real pipelines (marker pipeline), the test Slurm cluster (slurm) and unit tests that
@@ -90,7 +101,7 @@ test-slow: install
 
 # The HTML report of a finished run: every table and figure with its caption.
 report: install
-	snakemake --report results/report.html
+	snakemake $(TARGET) --report $(REPORT)
 
 # Job DAG and rule graph as SVG, for TARGET under the current preset (CONFIG: extra --configfile), and
 # the 32B preset's full table as a dry DAG (nothing runs, no data needed).

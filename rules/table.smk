@@ -1,7 +1,9 @@
 rule table_main:
-    """Benchmarks as rows; this run's models with 95% intervals and verdicts, then the paper's reported numbers."""
+    """Benchmarks as rows; this run's models with 95% intervals, verdicts and no-answer / truncation shares,
+    each student's paired gain over its base, then the paper's reported numbers."""
     input:
-        expand("results/eval/{label}/{bench}.summary.json", label=EVAL_MODELS, bench=BENCHMARKS),
+        summaries=expand("results/eval/{label}/{bench}.summary.json", label=EVAL_MODELS, bench=BENCHMARKS),
+        samples=expand("results/eval/{label}/{bench}.jsonl", label=EVAL_MODELS, bench=BENCHMARKS),
     output:
         csv=report("results/table_main.csv", caption="../report/table_main.rst", category="Results"),
         md=report("results/table_main.md", caption="../report/table_main_md.rst", category="Results"),
@@ -24,9 +26,11 @@ rule table_main:
 
 
 rule plot_benchmark:
-    """One bar chart per benchmark: this run's models with 95% interval whiskers beside the paper's numbers."""
+    """One chart per benchmark: this run's models with 95% interval whiskers beside the paper's numbers, and
+    each student's gain over its base (paired interval) beside the paper's gain."""
     input:
-        expand("results/eval/{label}/{{bench}}.summary.json", label=EVAL_MODELS),
+        summaries=expand("results/eval/{label}/{{bench}}.summary.json", label=EVAL_MODELS),
+        samples=expand("results/eval/{label}/{{bench}}.jsonl", label=EVAL_MODELS),
     output:
         report("results/plots/{bench}.png", caption="../report/plot_benchmark.rst", category="Results",
                subcategory="Per benchmark"),
@@ -35,7 +39,7 @@ rule plot_benchmark:
     benchmark:
         "benchmarks/table/plot_{bench}.tsv"
     params:
-        models=EVAL_MODELS,
+        spec=spec("plot_benchmark"),
         code=code("plot_benchmark"),
     conda:
         ENV_PIPELINE

@@ -111,7 +111,7 @@ def test_still2_keeps_science_and_puzzle():
 
 def test_math_benchmarks():
     m = load("hub_math500", "math500_test.jsonl")
-    assert m[0]["answer"] == r"\left( 3, \frac{\pi}{2} \right)"  # from the solution, not the mangled field
+    assert m[0]["answer"] == r"\left( 3, \frac{\pi}{2} \right)"  # the published row's `answer` column
     assert m[0]["id"] == "hub_math500/test/precalculus/807.json"
     aime = load("hub_aime", "aimo_validation_aime.jsonl", url_contains="2024")
     assert [(r["id"], r["answer"]) for r in aime] == [("hub_aime/60", "204")]
@@ -243,3 +243,17 @@ def test_lcb_plain_objects_and_garbage():
         decode_tests(base64.b64encode(b"plain bytes").decode())
     with pytest.raises(SkyT1Error, match="list of"):
         decode_tests(_wrap(pickle.dumps(json.dumps({"input": 1}))))
+
+
+def test_math500_gold_is_the_answer_column_not_the_last_box(tmp_path):
+    # A made-up row (not a fixture of the real set) whose solution boxes an intermediate value last:
+    # SkyThought grades against `answer`, so must we.
+    row = {"problem": "p", "solution": "So $x=\\boxed{4}$, and the answer is $\\boxed{x^2}$ at $x=4$.",
+           "answer": "16", "subject": "Algebra", "level": 1, "unique_id": "test/algebra/0.json"}
+    f = tmp_path / "m.jsonl"
+    f.write_text(json.dumps(row) + "\n")
+    recs = data.load("m", {"adapter": "hub_math500", "options": {"data_files": str(f)}})
+    assert recs[0]["answer"] == "16" and recs[0]["metadata"]["solution_boxed"] == "x^2"
+    f.write_text(json.dumps({**row, "answer": " "}) + "\n")
+    with pytest.raises(SkyT1Error, match="no `answer`"):
+        data.load("m", {"adapter": "hub_math500", "options": {"data_files": str(f)}})

@@ -173,15 +173,44 @@ def test_evaluations_and_table(run):
             assert 0.0 <= float(r[f"ci95 low: {d}"]) <= float(r[k]) <= float(r[f"ci95 high: {d}"]) <= 100.0
     math500 = table[2]
     assert float(math500["paper: Sky-T1-32B-Preview"]) == 86.4
-    sky = "Sky-T1 recipe on SmolLM2-135M"
-    expected = metrics.verdict(86.4, float(math500[f"ci95 low: {sky}"]), float(math500[f"ci95 high: {sky}"]))
-    assert math500[f"verdict: {sky}"] == expected
-    assert all(r[f"verdict: {sky}"] == "" for r in table if r["benchmark"] != "math500")  # no reported number
+    assert "the post reports Sky-T1-32B-Preview 82.4" in math500["paper_source"]  # the Math500 target, named
+    base, sky = "SmolLM2-135M-Instruct", "Sky-T1 recipe on SmolLM2-135M"
+    # 135M stand-ins are not the paper's models: no verdict anywhere, the cell says what they are
+    assert all(r[f"verdict: {base}"] == "none: stands in for Qwen2.5-32B-Instruct" for r in table)
+    assert all(r[f"verdict: {sky}"] == "none: stands in for Sky-T1-32B-Preview" for r in table)
+    pair = f"{sky} over {base}"
+    for r, (bench, n) in zip(table, BENCHES):
+        sums = {lab: json.loads((run / f"results/eval/{lab}/{bench}.summary.json").read_text())
+                for lab in ("base", "sky-t1")}
+        # both answered every item: the paired gain is the difference of the two values, inside its interval
+        assert int(r[f"paired items: {pair}"]) == n
+        gain = float(r[f"gain: {pair}"])
+        assert gain == pytest.approx(sums["sky-t1"]["value"] - sums["base"]["value"], abs=0.01)
+        assert float(r[f"gain ci95 low: {pair}"]) <= gain <= float(r[f"gain ci95 high: {pair}"])
+        for lab, d in (("base", base), ("sky-t1", sky)):
+            counts = sums[lab]["failures"]["counts"]
+            assert float(r[f"no answer %: {d}"]) == pytest.approx(100 * counts["no_answer"] / n, abs=0.01)
+            assert float(r[f"truncated %: {d}"]) == pytest.approx(100 * counts["max_tokens"] / n, abs=0.01)
+    assert float(math500[f"paper gain: {pair}"]) == pytest.approx(5.0)  # 86.4 - 81.4, for reference
+    assert math500[f"gain verdict: {pair}"] == "none: stand-ins for Sky-T1-32B-Preview over Qwen2.5-32B-Instruct"
+    assert all(r[f"paper gain: {pair}"] == "" and r[f"gain verdict: {pair}"] == "" for r in table
+               if r["benchmark"] != "math500")  # the paper reports no number there
     md = (run / "results/table_main.md").read_text()
     assert "paper: Sky-T1-32B-Preview" in md and f"{float(math500['ours: ' + sky]):.2f} [" in md
-    assert "clopper-pearson" in md
+    assert "clopper-pearson" in md and "paired bootstrap over items" in md
+    assert f"{base} stands in for Qwen2.5-32B-Instruct" in md and "82.4" in md
+    assert not re.search(r"\| (below|above|reproduced) \|", md)
     for bench, _ in BENCHES:
         assert (run / f"results/plots/{bench}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_make_run_builds_the_report_and_prints_the_table():
+    out = subprocess.run(["make", "-n", "run", "TARGET=all"], capture_output=True, text=True, cwd=REPO).stdout
+    lines = out.splitlines()
+    run_at = next(i for i, x in enumerate(lines) if x.startswith("snakemake all --profile"))
+    assert lines[run_at + 1].startswith("snakemake all --report results/report.html")
+    assert any("cat results/table_main.md" in x for x in lines[run_at:])
+    assert any('echo "report: ' in x and "results/report.html" in x for x in lines[run_at:])
 
 
 def test_second_run_does_nothing(run):

@@ -256,17 +256,46 @@ def test_recipe_command_json_and_listing(in_artifacts, tmp_path):
     listing = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO).stdout
     assert "train.llamafactory_args.cutoff_len: 16384" in listing
     assert f"sha256 {SHA['skythought'][:16]}" in listing
-    # Without the GitHub files the command stops with one line naming the file and how to get it ...
+    # Without the GitHub files the command lists their texts as MISSING with the pin and how to fetch them,
+    # and exits 0 ...
     only_wheel = tmp_path / "only_wheel"
     only_wheel.mkdir()
     (only_wheel / WHEEL.filename).symlink_to(in_artifacts / WHEEL.filename)
     env_wheel = {**env, "SKYT1_ARTIFACT_DIR": str(only_wheel)}
-    bare = subprocess.run(cmd[:-1], capture_output=True, text=True, env=env_wheel, cwd=REPO)
+    partial = subprocess.run(cmd[:-1], capture_output=True, text=True, env=env_wheel, cwd=REPO)
+    assert partial.returncode == 0, partial.stderr
+    line = next(x for x in partial.stdout.splitlines() if x.startswith("rewrite.prompt.system: MISSING"))
+    assert "github:NovaSky-AI/SkyThought@0751518524a2" in line and "skyt1 artifacts fetch skythought-convert-format" in line
+    assert "train.llamafactory_args.cutoff_len: 16384" in partial.stdout  # every other value is still there
+    # ... and --strict stops with one line naming the file and how to get it.
+    bare = subprocess.run(cmd[:-1] + ["--strict"], capture_output=True, text=True, env=env_wheel, cwd=REPO)
     assert bare.returncode == 1 and len(bare.stderr.strip().splitlines()) == 1
     assert "raw.githubusercontent.com/NovaSky-AI/SkyThought/0751518524a2" in bare.stderr
-    # ... or, with --allow-missing, lists them as MISSING.
-    partial = subprocess.run(cmd[:-1] + ["--allow-missing"], capture_output=True, text=True, env=env_wheel, cwd=REPO)
-    assert partial.returncode == 0 and "rewrite.prompt.system: MISSING" in partial.stdout
+
+
+def test_recipe_on_a_fresh_clone_offline(tmp_path):
+    """No artifact at all (a fresh clone with no network): `skyt1 recipe --json` still prints every value,
+    marks each unread text with its pin and fetch command, and exits 0."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "SKYT1_ARTIFACT_DIR": str(tmp_path / "empty"),
+           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    cmd = [sys.executable, "-c", "from skyt1.cli import main; raise SystemExit(main())", "recipe",
+           "--configfile", str(PRESET), "--json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    eff = json.loads(out.stdout)
+    assert {n: a["present"] for n, a in eff["artifacts"].items()} == {
+        "skythought-convert-format": False, "skythought-prompts": False, "skythought-wheel": False}
+    assert "skythought-prompts = github:NovaSky-AI/SkyThought@0751518524a2" in out.stderr
+    rewrite_sys = eff["rewrite"]["prompt"]["system"]
+    assert rewrite_sys["pin"] == "github:NovaSky-AI/SkyThought@0751518524a235b060894626cd6c5902a353770f:skythought/tools/convert_format.py"
+    assert "skyt1 artifacts fetch skythought-convert-format" in rewrite_sys["fetch"]
+    assert eff["mix"]["system_prompt"]["pin"] == "pypi:skythought==0.1.0 (skythought-0.1.0-py3-none-any.whl)"
+    # the values a user checks against the paper are all there
+    assert eff["train"]["llamafactory_args"]["cutoff_len"] == 16384
+    assert eff["data"]["decontam"] is not None
+    runs = eff["eval"]["runs"]["sky-t1"]
+    assert runs["math500"]["evaluator"] == "math" and runs["gpqa_diamond"]["evaluator"] == "choice"
+    assert runs["livecodebench_easy"]["evaluator"] == "code"
 
 
 # ---------------------------------------------------------------- the artifact reader
@@ -413,3 +442,38 @@ def test_quotas_are_optional_caps():
     assert len(mix.apply_quotas(rows, None, 0)) == 10
     capped = mix.apply_quotas(rows, {"math": 2}, 0)
     assert sum(r["domain"] == "math" for r in capped) == 2 and sum(r["domain"] == "code" for r in capped) == 5
+
+
+def test_make_install_fetches_the_github_files():
+    """`make install` asks for both SkyThought files, tolerating a GitHub it cannot reach."""
+    out = subprocess.run(["make", "-n", "github-artifacts"], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert "artifacts fetch skythought-prompts skythought-convert-format --optional-github" in out.stdout
+    install = subprocess.run(["make", "-n", "-p", "install"], capture_output=True, text=True, cwd=REPO).stdout
+    assert any(line.startswith("install:") and "github-artifacts" in line for line in install.splitlines())
+
+
+def test_optional_github_fetch_gets_the_file_where_reachable_and_names_it_where_not(tmp_path, monkeypatch, capsys):
+    import io as _io
+    import urllib.request
+
+    from skyt1 import cli  # noqa: F401  (registers the commands)
+    from skyt1.recipe import _artifacts
+
+    body = (FXA / "util_prompts.py").read_bytes()
+    art = texts.Artifact(name="fx-github", kind="github_file", repo="o/r", commit="c" * 40, version="c" * 12,
+                         path="util/prompts.py", filename="fx-prompts.py", sha256=texts.sha256_text(body.decode()))
+    monkeypatch.setitem(texts.ARTIFACTS, art.name, art)
+    monkeypatch.setenv("SKYT1_ARTIFACT_DIR", str(tmp_path))
+    import argparse
+
+    def unreachable(url, timeout=None):
+        raise OSError("Name or service not known")
+    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
+    ns = argparse.Namespace(action="fetch", names=[art.name], optional_github=True)
+    assert _artifacts(ns) == 0 and not (tmp_path / art.filename).exists()
+    assert "fx-github: not fetched" in capsys.readouterr().out
+    with pytest.raises(SkyT1Error, match="cannot download"):
+        _artifacts(argparse.Namespace(action="fetch", names=[art.name], optional_github=False))
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout=None: _io.BytesIO(body))
+    assert _artifacts(ns) == 0 and (tmp_path / art.filename).read_bytes() == body

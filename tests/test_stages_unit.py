@@ -61,19 +61,23 @@ def test_mix_refuses_too_few_rows(tmp_path):
 def test_table_rows_intervals_verdicts_and_paper_columns(tmp_path):
     summaries = [{"benchmark": b, "model": m, "model_display": m.upper(), "metric": "accuracy", "items": 4,
                   "samples_per_item": 1, "value": acc, "ci95": {"low": acc - 20, "high": acc + 20, "method": "x"},
-                  "verdict": v, "paper_name": pn}
+                  "paper_name": pn, "failures": {"shares": {"no_answer": 0.25, "max_tokens": 0.5}}}
                  for b, pn in (("math500", "Math500"), ("gsm8k", "GSM8K"))
-                 for m, acc, v in (("base", 25.0, "below"), ("sky", 70.0, "reproduced"))]
-    header, rows = table.build(summaries, ["base", "sky"], ["Sky-T1-32B-Preview", "o1-preview"])
-    assert header[5:13] == ["ours: BASE", "ci95 low: BASE", "ci95 high: BASE", "verdict: BASE",
-                            "ours: SKY", "ci95 low: SKY", "ci95 high: SKY", "verdict: SKY"]
-    assert header[13:] == ["paper: Sky-T1-32B-Preview", "paper: o1-preview"]
-    assert rows[0][:13] == ["math500", "Math500", "accuracy", 4, 1, 25.0, 5.0, 45.0, "below", 70.0, 50.0, 90.0,
-                            "reproduced"]
-    assert rows[0][13:] == [86.4, 81.4]
-    assert rows[1][13:] == ["", ""]  # the paper reports no GSM8K number
+                 for m, acc in (("base", 25.0), ("sky", 70.0))]
+    roles = {"base": {"paper_model": "Qwen2.5-32B-Instruct"}, "sky": {"paper_model": "Sky-T1-32B-Preview"}}
+    header, rows = table.build(summaries, ["base", "sky"], ["Sky-T1-32B-Preview", "o1-preview"], roles)
+    assert header[5:17] == ["ours: BASE", "ci95 low: BASE", "ci95 high: BASE", "verdict: BASE", "no answer %: BASE",
+                            "truncated %: BASE", "ours: SKY", "ci95 low: SKY", "ci95 high: SKY", "verdict: SKY",
+                            "no answer %: SKY", "truncated %: SKY"]
+    assert header[17:] == ["paper: Sky-T1-32B-Preview", "paper: o1-preview", "paper_source"]
+    # Math500 base: 81.4 lies above [5, 45] -> below; sky: 86.4 lies inside [50, 90] -> reproduced
+    assert rows[0][:17] == ["math500", "Math500", "accuracy", 4, 1, 25.0, 5.0, 45.0, "below", 25.0, 50.0,
+                            70.0, 50.0, 90.0, "reproduced", 25.0, 50.0]
+    assert rows[0][17:19] == [86.4, 81.4] and "82.4" in rows[0][19]
+    assert rows[1][17:] == ["", "", ""]  # the paper reports no GSM8K number
+    assert rows[1][8] == "" and rows[1][14] == ""  # nor a verdict
     md = table.to_markdown(header, rows)
-    assert "| 25.00 [5.00, 45.00] | below |" in md and "ours: SKY (95% CI) | verdict: SKY" in md
+    assert "| 25.00 [5.00, 45.00] | below | 25.0% / 50.0% |" in md and "ours: SKY (95% CI) | verdict: SKY" in md
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):

@@ -104,6 +104,11 @@ def _check_references(config: dict) -> None:
         if spec["prompt"] not in config["prompts"]:
             raise SkyT1Error(f"config key 'eval.models.{label}.prompt': prompt {spec['prompt']!r} is not defined under 'prompts'",
                              f"use one of {sorted(config['prompts'])}")
+    for i, pair in enumerate((config.get("table") or {}).get("gains") or []):
+        for side in ("student", "base"):
+            if pair[side] not in config["eval"]["models"]:
+                raise SkyT1Error(f"config key 'table.gains.{i}.{side}': {pair[side]!r} is not a model of eval.models",
+                                 f"use one of {sorted(config['eval']['models'])}")
     from .texts import ARTIFACTS  # text references must name a registered artifact (src/skyt1/texts.py)
 
     def refs(node, where):

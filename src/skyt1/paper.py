@@ -51,3 +51,21 @@ def reported_all(paper_name: str | None, model: str) -> list[dict]:
         if (paper_name or "") in rows:
             out.append({"value": rows[paper_name][PAPER_MODELS.index(model)], "source": source})
     return out
+
+
+# The table's source, named: Math500 is the one row where the two disagree (README 86.4 for
+# Sky-T1-32B-Preview, the post 82.4); the README's corrected figures are the target.
+TARGET_SOURCE = README
+
+
+def source_note(paper_name: str | None) -> str:
+    """Which source a row's paper numbers come from, and the other source's numbers where they differ."""
+    if (paper_name or "") not in PAPER_MAIN:
+        return ""
+    post = _POST_ROWS.get(paper_name)
+    if post is None:
+        return "SkyThought README (the post has no such row)"
+    if post == PAPER_MAIN[paper_name]:
+        return "SkyThought README (= post)"
+    shown = ", ".join(f"{m} {v:g}" for m, v in zip(PAPER_MODELS, post))
+    return f"SkyThought README (the post reports {shown})"

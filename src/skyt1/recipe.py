@@ -35,6 +35,7 @@ class _Texts:
         self.resolver = texts.Resolver(cfg.get("cache"), cfg.get("artifacts"))
         self.allow_missing = allow_missing
         self.used: set[str] = set()
+        self.missing: set[str] = set()
 
     def text(self, value, where: str):
         if value is None:
@@ -44,9 +45,13 @@ class _Texts:
         try:
             t = self.resolver.resolve(value, where)
         except SkyT1Error as e:
-            if not self.allow_missing:
+            if not self.allow_missing or not texts.is_ref(value) or value["artifact"] not in texts.ARTIFACTS:
                 raise
-            return {"missing": str(e), "ref": value}
+            art = texts.ARTIFACTS[value["artifact"]]
+            self.missing.add(art.name)
+            # the pin and the way to get the file, so that an offline listing still says exactly what it lacks
+            return {"missing": e.cause, "ref": value, "pin": art.source, "sha256": art.sha256,
+                    "fetch": art.how_to_fetch(self.resolver.folder)}
         return {"text": t.text, **t.describe()}
 
     def template(self, spec, where: str):
@@ -119,6 +124,7 @@ def _train(cfg: dict) -> dict:
 
 
 def _eval(t: _Texts, cfg: dict) -> dict:
+    from .benchmarks import declare
     from .stages.evaluate import settings  # the evaluate stage's own merge of generation and templates
 
     ev = cfg["eval"]
@@ -126,15 +132,17 @@ def _eval(t: _Texts, cfg: dict) -> dict:
     for label, m in ev["models"].items():
         model = {"checkpoint": cfg["train"]["name"]} if m.get("checkpoint") else _model(cfg, m["model"])
         models[label] = {"label": m["label"], "family": m.get("family"), "model": model,
+                         **{k: m[k] for k in ("paper_model", "stands_in_for") if k in m},
                          "prompt": t.prompt(cfg["prompts"][m["prompt"]], f"prompts.{m['prompt']}"),
                          "prompt_name": m["prompt"]}
         for bench in ev["benchmarks"]:
             b = cfg["benchmarks"][bench]
             params, tmpl = settings(ev["params"], b, m.get("family"))
+            decl = declare(bench, b)
             runs.setdefault(label, {})[bench] = {
                 "params": params.__dict__,
                 "user_template": t.template(tmpl, f"benchmarks.{bench}.user_template"),
-                "metric": b.get("metric", "accuracy"), "paper_name": b.get("paper_name"),
+                "metric": decl.metric, "scorer": decl.scorer, "paper_name": b.get("paper_name"),
                 **({"evaluator": _evaluator(b)["name"]} if _evaluator(b) else {})}
     return {"backend": ev["backend"], "params": ev["params"], "models": models, "runs": runs}
 
@@ -164,10 +172,13 @@ def effective(cfg: dict, allow_missing: bool = False) -> dict:
         "train": _train(cfg),
         "eval": _eval(t, cfg),
         "reported": {row: {m: paper.reported_all(row, m) for m in paper.PAPER_MODELS} for row in paper.PAPER_MAIN},
+        "table": {**cfg.get("table", {}), "paper_source": paper.TARGET_SOURCE,
+                  "bootstrap": cfg["eval"].get("bootstrap") or {}},
     }
     out["artifacts"] = {n: {"source": texts.ARTIFACTS[n].source, "url": texts.ARTIFACTS[n].url,
-                            "sha256": texts.ARTIFACTS[n].sha256, **({"local_copy": cfg["artifacts"][n]["file"]}
-                                                                   if n in (cfg.get("artifacts") or {}) else {})}
+                            "sha256": texts.ARTIFACTS[n].sha256, "present": n not in t.missing,
+                            **({"local_copy": cfg["artifacts"][n]["file"]} if n in (cfg.get("artifacts") or {}) else {}),
+                            **({"fetch": texts.ARTIFACTS[n].how_to_fetch(t.resolver.folder)} if n in t.missing else {})}
                         for n in sorted(t.used)}
     return out
 
@@ -182,8 +193,8 @@ def listing(node, prefix: str = "") -> list[str]:
     lines = []
     if isinstance(node, dict) and "sha256" in node and "text" in node:
         return [f"{prefix}: {_short(node['text'])!r} [{node['chars']} chars, sha256 {node['sha256'][:16]}, {node['source']}]"]
-    if isinstance(node, dict) and "missing" in node:
-        return [f"{prefix}: MISSING ({node['missing']})"]
+    if isinstance(node, dict) and "missing" in node and "pin" in node:
+        return [f"{prefix}: MISSING, not read: {node['pin']} (sha256 {node['sha256'][:16]}); {node['fetch']}"]
     if isinstance(node, dict) and node:
         for k, v in node.items():
             lines += listing(v, f"{prefix}.{k}" if prefix else str(k))
@@ -194,18 +205,30 @@ def listing(node, prefix: str = "") -> list[str]:
 def _recipe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--configfile", nargs="+", default=[], help="preset/override files, merged in order (as snakemake)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the readable listing")
-    p.add_argument("--allow-missing", action="store_true",
-                   help="list texts whose artifact is not fetched as MISSING instead of stopping")
+    p.add_argument("--strict", action="store_true",
+                   help="stop with an error when a text's artifact is not fetched (default: list it as MISSING "
+                        "with its pin and how to fetch it, and exit 0)")
+    p.add_argument("--allow-missing", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
 
 
 @command("recipe", _recipe_args)
 def _recipe(args: argparse.Namespace) -> int:
-    """Print every effective value each stage will use (sources, prompts with sha256, sampling, training, eval)."""
-    eff = effective(load_config(args.configfile), allow_missing=args.allow_missing)
+    """Print every effective value each stage will use (sources, prompts with sha256, sampling, training, eval).
+    Works offline: texts whose pinned artifact is not fetched are marked MISSING with the pin and the fetch
+    command, every other value is printed, and the exit status is 0 (--strict makes a missing text an error)."""
+    eff = effective(load_config(args.configfile), allow_missing=not args.strict)
     if args.json:
         print(json.dumps(eff, indent=2, ensure_ascii=False))
     else:
         print("\n".join(listing(eff)))
+    missing = sorted(n for n, a in eff["artifacts"].items() if not a["present"])
+    if missing:
+        import sys
+
+        print(f"skyt1 recipe: {len(missing)} pinned artifact(s) not fetched, their texts are marked MISSING: "
+              + "; ".join(f"{n} = {eff['artifacts'][n]['source']}" for n in missing)
+              + " -- fetch: `skyt1 artifacts fetch` (or `make install`) on a machine that reaches PyPI and GitHub",
+              file=sys.stderr)
     return 0
 
 

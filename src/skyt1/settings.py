@@ -140,14 +140,22 @@ def _args(rule: str, config: dict, w: dict) -> dict:
         # Only this model's entry and this benchmark's spec: adding a model or a benchmark leaves the
         # other evaluations alone.
         return {"eval_cfg": {k: config["eval"][k] for k in ("backend", "params", "bootstrap", "max_share") if k in config["eval"]},
-                "bench_spec": config["benchmarks"][bench], "model": entry,
+                # stands_in_for only labels the table: it changes no evaluation
+                "bench_spec": config["benchmarks"][bench], "model": {k: v for k, v in entry.items() if k != "stands_in_for"},
                 "prompt": config["prompts"][domain_prompt(entry, config["benchmarks"][bench].get("domain", "math"))],
                 "model_spec": _gen_model(models[_model_name_for_eval(config, label)]), "cache": cache,
                 "sandbox": config.get("sandbox", {}), "artifacts": artifacts,
                 **_bench_evaluator(config["benchmarks"][bench])}
-    if rule == "table_main":
-        return {"models": list(config["eval"]["models"]), "paper_columns": config["table"]["paper_columns"],
-                "preset": config["preset"]}
+    if rule in ("table_main", "plot_benchmark"):
+        ev = config["eval"]
+        # each model's part in the paper (verdicts only for the paper's own models), the gains and the
+        # seeded bootstrap that makes their intervals: all change the table
+        args = {"models": list(ev["models"]), "preset": config["preset"],
+                "roles": {m: {k: e[k] for k in ("paper_model", "stands_in_for") if k in e} for m, e in ev["models"].items()},
+                "gains": config["table"].get("gains") or [], "bootstrap": ev.get("bootstrap") or {}}
+        if rule == "table_main":
+            args["paper_columns"] = config["table"]["paper_columns"]
+        return args
     if rule == "cost":
         # The ledger's own inputs: prices and declared GPUs change its numbers here (unlike in sample).
         return {"config": {

@@ -226,12 +226,22 @@ def sky_t1_data(name: str, spec: dict) -> list[dict]:
 
 @adapter("hub_math500")
 def hub_math500(name: str, spec: dict) -> list[dict]:
-    """qq8933/MATH500: problem, solution, answer, subject, level, unique_id (gold: the solution's last box)."""
+    """qq8933/MATH500 (a copy of HuggingFaceH4/MATH-500): problem, solution, answer, subject, level, unique_id.
+    The gold is the benchmark's own `answer` column, as SkyThought grades it (release 0751518524a2
+    skythought/tools/util/task_handlers.py MathTaskHandler.check_correctness reads problem["answer"]; 0d190f1
+    skythought/evals/tasks/math/math500.yaml has answer_key: answer), not the solution's last \\boxed{}."""
     o = _opts(spec)
-    return [records.make(id=f"{name}/{row.get('unique_id', i)}", source=name, domain="math", question=row["problem"],
-                         answer=last_boxed(row["solution"]) or str(row["answer"]),
-                         metadata={"origin": _origin(o), "level": row.get("level"), "subject": row.get("subject")})
-            for i, row in enumerate(load_rows(name, o))]
+    out = []
+    for i, row in enumerate(load_rows(name, o)):
+        uid = row.get("unique_id", i)
+        gold = str(row.get("answer") if row.get("answer") is not None else "").strip()
+        if not gold:
+            raise SkyT1Error(f"{name}: row {uid} has no `answer` (the benchmark's gold column)",
+                             "point options.repo / options.data_files at a MATH500 copy with the answer column")
+        out.append(records.make(id=f"{name}/{uid}", source=name, domain="math", question=row["problem"], answer=gold,
+                                metadata={"origin": _origin(o), "level": row.get("level"), "subject": row.get("subject"),
+                                          "solution_boxed": last_boxed(row["solution"])}))
+    return out
 
 
 @adapter("hub_aime")
