@@ -142,8 +142,9 @@ def _eval(t: _Texts, cfg: dict) -> dict:
             runs.setdefault(label, {})[bench] = {
                 "params": params.__dict__,
                 "user_template": t.template(tmpl, f"benchmarks.{bench}.user_template"),
+                # the evaluator: a code benchmark's profile (config/evaluators), else the scorer
                 "metric": decl.metric, "scorer": decl.scorer, "paper_name": b.get("paper_name"),
-                **({"evaluator": _evaluator(b)["name"]} if _evaluator(b) else {})}
+                "evaluator": _evaluator(b)["name"] if _evaluator(b) else decl.scorer}
     return {"backend": ev["backend"], "params": ev["params"], "models": models, "runs": runs}
 
 
