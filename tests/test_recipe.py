@@ -223,7 +223,7 @@ def test_code_sources_and_benchmarks_name_their_evaluator_profile(recipe):
     assert any("LiveCodeBench/LiveCodeBench@" in f for f in e["follows"])
     for label, runs in recipe["eval"]["runs"].items():
         assert runs["livecodebench_easy"]["evaluator"] == "livecodebench", label
-        assert "evaluator" not in runs["aime24"], label
+        assert runs["aime24"]["evaluator"] == "math", label  # no profile: the scorer evaluates
 
 
 def test_training_section_is_the_train_stages_rendering(recipe):
@@ -295,7 +295,7 @@ def test_recipe_on_a_fresh_clone_offline(tmp_path):
     assert eff["data"]["decontam"] is not None
     runs = eff["eval"]["runs"]["sky-t1"]
     assert runs["math500"]["evaluator"] == "math" and runs["gpqa_diamond"]["evaluator"] == "choice"
-    assert runs["livecodebench_easy"]["evaluator"] == "code"
+    assert runs["livecodebench_easy"]["evaluator"] == "livecodebench"  # a code benchmark: its profile
 
 
 # ---------------------------------------------------------------- the artifact reader
