@@ -26,7 +26,7 @@ from skyt1.generation.hf import Request
 from skyt1.generation.openai_backend import OpenAIBackend, TokenBudget, default_concurrency, estimate_tokens
 from skyt1.serving import Scheduler, context_error, local_server
 
-CONTEXT = 160  # the max_model_len the test engine enforces (the model's own is 8192)
+CONTEXT = 64  # the max_model_len the test engine enforces (the model's own is 8192)
 
 
 def post(url, body):
@@ -60,7 +60,7 @@ def model_dir(tiny_model, tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(model_dir, tmp_path_factory):
     log = tmp_path_factory.mktemp("server") / "server.log"
-    with local_server(str(model_dir), "tiny", batch_size=8, threads=2, log_path=str(log),
+    with local_server(str(model_dir), "tiny", batch_size=8, threads=1, log_path=str(log),
                       max_model_len=CONTEXT) as url:
         yield url.removesuffix("/v1")
 
@@ -107,7 +107,7 @@ def test_over_long_requests_get_vllms_400(server):
     import openai
 
     client = openai.OpenAI(base_url=server + "/v1", api_key="local", max_retries=0)
-    with pytest.raises(openai.BadRequestError, match="maximum context length is 160 tokens"):
+    with pytest.raises(openai.BadRequestError, match="maximum context length is 64 tokens"):
         client.chat.completions.create(model="tiny", messages=LONG, max_tokens=100000)
 
 
@@ -205,7 +205,7 @@ def test_client_clamps_max_tokens_to_the_context_left(server):
     unclamped = {}
     OpenAIBackend({"api_model": "tiny"}, {"name": "openai", "max_retries": 0}, base_url=server + "/v1").generate(
         convs[:1], Params(max_new_tokens=CONTEXT), unclamped.__setitem__)
-    assert "BadRequestError" in unclamped[0].error and "maximum context length is 160" in unclamped[0].error
+    assert "BadRequestError" in unclamped[0].error and "maximum context length is 64" in unclamped[0].error
 
 
 class _Stalling(http.server.BaseHTTPRequestHandler):
@@ -220,11 +220,14 @@ class _Stalling(http.server.BaseHTTPRequestHandler):
             type(self).calls += 1
             threading.Event().wait(3)
             body = b"{}"
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:  # the client gave up (its timeout): what this test is about
+            pass
 
     def log_message(self, *args):
         pass

@@ -139,8 +139,6 @@ class OpenAIBackend:
 
         retryable = (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError,
                      openai.InternalServerError, httpx.TransportError)
-        if self.clamp:  # a timeout on a live local engine is not retried (see the module's docstring)
-            retryable = tuple(e for e in retryable if e is not openai.APITimeoutError)
         attempt = 0
         max_tokens = None
         while True:
@@ -161,6 +159,10 @@ class OpenAIBackend:
                                   completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
                                   extra={"retries": attempt})
             except retryable as exc:
+                if self.clamp and isinstance(exc, openai.APITimeoutError):
+                    # a live local engine still decoding: a retry would start the request again behind itself
+                    return Completion([], [], error=f"{type(exc).__name__}: no answer within timeout_s "
+                                      f"{self.timeout:g} s from the local engine (not retried)", extra={"retries": attempt})
                 attempt += 1
                 if attempt > self.max_retries:
                     return Completion([], [], error=f"{type(exc).__name__}: {str(exc)[:300]}", extra={"retries": attempt - 1})
