@@ -39,10 +39,16 @@ def matmul_flops(threads: int, n: int = 2048, reps: int = 10) -> float:
 
 
 def prompts(n: int) -> list[list[dict]]:
-    import reasoning_gym
-
-    ds = reasoning_gym.create_dataset("basic_arithmetic", size=n, seed=5, min_terms=2, max_terms=3, max_digits=2)
     system = {"role": "system", "content": "You are a helpful assistant. Think step by step, then give the final answer in \\boxed{}."}
+    try:
+        import reasoning_gym
+    except ImportError:  # not in every environment: the same kind of questions, drawn here
+        import random
+
+        rng = random.Random(5)
+        questions = [" + ".join(str(rng.randint(1, 99)) for _ in range(rng.randint(2, 3))) for _ in range(n)]
+        return [[system, {"role": "user", "content": f"Calculate {q}."}] for q in questions]
+    ds = reasoning_gym.create_dataset("basic_arithmetic", size=n, seed=5, min_terms=2, max_terms=3, max_digits=2)
     return [[system, {"role": "user", "content": e["question"]}] for e in ds]
 
 
