@@ -105,7 +105,17 @@ def _skyt1_argv(cfg: dict, model_dir: str, name: str, threads: int, gpus: int, e
     return [executable or sys.executable, "-m", "skyt1.serving", "--model", model_dir, "--name", name,
             "--port", "{port}", "--batch-size", str(cfg.get("batch_size", 16)), "--threads", str(max(1, threads)),
             "--max-wait-ms", str(cfg.get("max_wait_ms", 50)), "--dtype", cfg.get("dtype", "float32"),
-            "--device", cfg.get("device", "auto")]
+            "--device", cfg.get("device", "auto")] \
+        + (["--max-model-len", str(cfg["max_model_len"])] if cfg.get("max_model_len") else [])
+
+
+VLLM_MAX_NUM_SEQS = 256  # vLLM's own default of --max-num-seqs (its scheduler's sequences at once)
+
+
+def max_num_seqs(cfg: dict) -> int:
+    """Sequences a local engine decodes at once: backend.batch_size, else vLLM's default for vllm (the CPU
+    engine's own default is 16)."""
+    return int(cfg.get("batch_size") or (VLLM_MAX_NUM_SEQS if cfg.get("name") == "vllm" else 16))
 
 
 @register("vllm")
@@ -118,9 +128,13 @@ def _vllm_argv(cfg: dict, model_dir: str, name: str, threads: int, gpus: int, ex
             "--tensor-parallel-size", str(cfg.get("tensor_parallel_size") or max(gpus, 1)),
             "--dtype", cfg.get("dtype", "auto"),
             "--gpu-memory-utilization", str(cfg.get("gpu_memory_utilization", 0.9)),
+            "--max-num-seqs", str(max_num_seqs(cfg)),
+            # sampling fields a request leaves out get vLLM's defaults, not the model folder's
+            # generation_config.json (Qwen2.5's sets repetition_penalty 1.05, top_k 20): the recipe's greedy
+            # traces and evaluations stay greedy (vLLM's default, `auto`, would apply that file)
+            "--generation-config", "vllm"]
             # no --disable-log-requests: vLLM 0.12 removed it (vllm-project/vllm#29402) and logs no requests
             # by default; envs/vllm.yaml pins 0.34.0, which would refuse to start with it
-            "--max-num-seqs", str(cfg.get("batch_size", 256))]
     if cfg.get("max_model_len"):
         argv += ["--max-model-len", str(cfg["max_model_len"])]
     return argv

@@ -28,7 +28,7 @@ OPERATIONAL = (
     "*.backend.batch_size", "*.backend.concurrency", "*.backend.threads", "*.backend.timeout_s",
     "*.backend.max_retries", "*.backend.max_wait_ms", "*.backend.max_failure_share",
     "*.backend.gpu_memory_utilization", "*.backend.tensor_parallel_size", "*.backend.device",
-    "*.backend.idle_s", "*.backend.startup_timeout_s",
+    "*.backend.idle_s", "*.backend.startup_timeout_s", "*.backend.tokens_per_minute",
     # models: what a call costs and where the endpoint is, never which model answers
     "model_spec.price_per_mtok", "model_spec.base_url",
     # where things live

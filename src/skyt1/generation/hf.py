@@ -6,6 +6,7 @@ import logging
 import os
 import time
 from collections import deque
+from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
@@ -15,6 +16,39 @@ from . import Completion, OnDone, Params
 log = logging.getLogger(__name__)
 
 GQA_SDPA = "skyt1_gqa_sdpa"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the decoding loop sees it: its prompt ids and its own sampling parameters
+    (vLLM's SamplingParams, the part this engine implements; top_k 0 = off, seed None = unseeded)."""
+    prompt: list[int]
+    max_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    n: int = 1
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+    @classmethod
+    def from_params(cls, prompt: list[int], params: Params) -> "Request":
+        return cls(prompt, params.max_new_tokens, params.temperature, params.top_p, 0, params.n, params.seed)
+
+
+@dataclass
+class _Live:
+    """A request being decoded: its rows' tokens, finish reasons and its generator."""
+    req: Request
+    gen: object
+    tokens: list = field(default_factory=list)
+    texts: list = field(default_factory=list)
+    reasons: list = field(default_factory=list)
+    left: int = 0
+
+    def __post_init__(self):
+        n = self.req.n
+        self.tokens, self.texts, self.reasons, self.left = [[] for _ in range(n)], [None] * n, [None] * n, n
 
 
 def _gqa_sdpa(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs):
@@ -199,67 +233,64 @@ class TransformersBackend:
         prompt = self.tok.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
         return self.tok(prompt, add_special_tokens=False).input_ids
 
-    def _completion(self, samples: list[list[int]], prompt_tokens: int) -> Completion:
-        texts, reasons, ntok = [], [], 0
-        for row in samples:
-            stop = next((p for p, t in enumerate(row) if t in self.eos_ids), None)
-            kept = row if stop is None else row[:stop]
-            ntok += len(row)
-            texts.append(self.tok.decode(kept, skip_special_tokens=True))
-            reasons.append("length" if stop is None else "stop")
-        return Completion(texts, reasons, prompt_tokens=prompt_tokens, completion_tokens=ntok)
+    def max_model_len(self, configured: int | None = None) -> int:
+        """The context the engine enforces: the configured max_model_len, else the model's
+        max_position_embeddings (as vLLM derives it); a configured length above the model's is refused
+        (vLLM refuses it too)."""
+        derived = getattr(self.model.config, "max_position_embeddings", None)
+        if configured and derived and configured > derived:
+            raise SkyT1Error(f"max_model_len {configured} is above the model's max_position_embeddings {derived}",
+                             f"set backend.max_model_len to at most {derived}, or leave it out")
+        if not (configured or derived):
+            raise SkyT1Error("the model's config has no max_position_embeddings", "set backend.max_model_len")
+        return int(configured or derived)
+
+    def encode(self, conversation: list[dict]) -> list[int]:
+        return self._encode(conversation)
 
     def generate(self, conversations: list[list[dict]], params: Params, on_done: OnDone) -> None:
+        """In-process generation with one set of sampling parameters (tests, benches)."""
         ids = [self._encode(c) for c in conversations]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths share a prefill
-        pending = deque((i, k) for i in order for k in range(params.n))
+        pending = deque(order)
         t0, generated = time.time(), 0
         bar = tqdm(total=len(ids), desc="generate", unit="item", mininterval=2.0, disable=not self.progress)
 
         def take(free: int, idle: bool) -> list:
-            return [(key, ids[key[0]]) for key in (pending.popleft() for _ in range(min(free, len(pending))))]
+            out = []
+            while pending and (len(out) + 1) * params.n <= max(free, params.n if idle and not out else 0):
+                i = pending.popleft()
+                out.append((i, Request.from_params(ids[i], params)))
+            return out
 
-        def emit(i: int, samples: list[list[int]]) -> None:
+        def emit(i: int, comp: Completion) -> None:
             nonlocal generated
-            comp = self._completion(samples, len(ids[i]))
             generated += comp.completion_tokens
             on_done(i, comp)
             bar.update(1)
             bar.set_postfix(tok_s=f"{generated / max(time.time() - t0, 1e-9):.1f}", refresh=False)
 
-        with self.torch.inference_mode():
-            self._continuous(take, params, emit)
+        self.run(take, emit)
         bar.close()
 
-    def generate_stream(self, params: Params, take_requests, on_done: OnDone) -> None:
-        """Continuous batching over requests that keep arriving (the HTTP server's path).
+    def run(self, take, emit, on_step=None) -> None:
+        """Continuous batching over requests that keep arriving, each with its own sampling parameters.
 
-        take_requests(free, idle) returns up to `free` waiting (request id, conversation) pairs; idle
-        is True when nothing is decoding, and returning nothing then ends the call."""
-        lengths: dict = {}
-
-        def take(free: int, idle: bool) -> list:
-            out = []
-            for rid, conversation in take_requests(max(1, free // params.n), idle):
-                lengths[rid] = len(prompt := self._encode(conversation))
-                out += [((rid, k), prompt) for k in range(params.n)]
-            return out
-
+        take(free, idle) returns (request id, Request) pairs whose rows (n each) fit in `free` rows; idle
+        is True when nothing is decoding, and returning nothing then ends the call. emit(id, Completion)
+        is called as each request finishes; on_step(rows) after each decoding step (counters)."""
         with self.torch.inference_mode():
-            self._continuous(take, params, lambda rid, samples: on_done(rid, self._completion(samples, lengths.pop(rid))))
+            self._continuous(take, emit, on_step or (lambda rows: None))
 
-    # Continuous batching on one device: up to batch_size sequences decode together; a sequence
-    # leaves the batch (with its KV cache rows) the step it ends, and waiting prompts are prefilled
-    # and merged in once a quarter of the slots are free. generate() instead computes padding for
-    # finished rows until the longest sequence of a static batch is done. take(free, idle) hands out
-    # up to `free` ((item, sample), prompt ids) pairs; nothing while idle ends the loop.
-    def _continuous(self, take, params: Params, emit) -> None:
+    # Continuous batching on one device (vLLM's scheduler / model runner / sampler, in small): up to
+    # batch_size rows (sequences) decode together, each with its request's own sampling parameters; a
+    # row leaves the batch (with its KV cache rows) the step it ends, and waiting prompts are
+    # prefilled and merged in once a quarter of the slots are free.
+    def _continuous(self, take, emit, on_step) -> None:
         torch = self.torch
-        remaining: dict = {}
-        tokens: dict[tuple, list[int]] = {}
-        gen = torch.Generator(device=self.device).manual_seed(params.seed)
+        live: dict = {}  # request id -> _Live
         refill_at = max(1, self.batch_size // 4)
-        rows: list[tuple] = []
+        rows: list[tuple] = []  # (request id, sample index) per batch row
         state = None  # (cache, attention mask, next position, last logits) of the rows
         prefix, first = None, True
         while True:
@@ -267,27 +298,38 @@ class TransformersBackend:
             if not rows or free >= refill_at:
                 new = take(free, not rows)
                 if new:
+                    prompts = [req.prompt for _, req in new for _ in range(req.n)]
                     if first:
-                        prefix, first = self._prefix([prompt for _, prompt in new]), False
-                    state = self._merge(state, self._prefill([prompt for _, prompt in new], prefix))
-                    rows += [key for key, _ in new]
-                    for key, _ in new:
-                        tokens[key] = []
-                        remaining.setdefault(key[0], params.n)
+                        prefix, first = self._prefix(prompts), False
+                    state = self._merge(state, self._prefill(prompts, prefix))
+                    for rid, req in new:
+                        live[rid] = _Live(req, self._generator(req.seed))
+                        rows += [(rid, k) for k in range(req.n)]
                 elif not rows:
                     return
             cache, mask, pos, logits = state
-            token = self._pick(logits, params, gen)
+            on_step(len(rows))
+            token = self._sample(logits, [live[rid] for rid, _ in rows])
             keep = []
-            for r, (key, t) in enumerate(zip(rows, token.tolist())):
-                tokens[key].append(t)
-                if t in self.eos_ids or len(tokens[key]) >= params.max_new_tokens:
-                    remaining[key[0]] -= 1
-                    if remaining[key[0]] == 0:
-                        del remaining[key[0]]
-                        emit(key[0], [tokens.pop((key[0], k)) for k in range(params.n)])
-                else:
+            for r, ((rid, k), t) in enumerate(zip(rows, token.tolist())):
+                item = live[rid]
+                out = item.tokens[k]
+                out.append(t)
+                reason = None
+                if t in self.eos_ids:
+                    reason = "stop"
+                elif item.req.stop and (cut := self._stop_cut(out, item.req.stop)) is not None:
+                    item.texts[k], reason = cut, "stop"
+                elif len(out) >= item.req.max_tokens:
+                    reason = "length"
+                if reason is None:
                     keep.append(r)
+                    continue
+                item.reasons[k] = reason
+                item.left -= 1
+                if item.left == 0:
+                    del live[rid]
+                    emit(rid, self._completion(item))
             if not keep:
                 rows, state = [], None
                 continue
@@ -300,6 +342,57 @@ class TransformersBackend:
             out = self.model(input_ids=token[:, None], attention_mask=mask, position_ids=pos,
                              past_key_values=cache, use_cache=True)
             state = (out.past_key_values, mask, pos + 1, out.logits[:, -1, :])
+
+    def _generator(self, seed: int | None):
+        gen = self.torch.Generator(device=self.device)
+        if seed is None:  # vLLM: no seed, no reproducibility
+            gen.seed()
+        else:
+            gen.manual_seed(seed)
+        return gen
+
+    def _stop_cut(self, tokens: list[int], stop: tuple[str, ...]) -> str | None:
+        """The text before the first stop string, once one appears in the decoded output (vLLM leaves the
+        stop string out by default)."""
+        text = self.tok.decode(tokens, skip_special_tokens=True)
+        hits = [i for i in (text.find(s) for s in stop) if i >= 0]
+        return text[: min(hits)] if hits else None
+
+    def _completion(self, item: "_Live") -> Completion:
+        texts, ntok = [], 0
+        for k, row in enumerate(item.tokens):
+            ntok += len(row)
+            if item.texts[k] is not None:
+                texts.append(item.texts[k])
+                continue
+            kept = row[:-1] if row and row[-1] in self.eos_ids else row
+            texts.append(self.tok.decode(kept, skip_special_tokens=True))
+        return Completion(texts, list(item.reasons), prompt_tokens=len(item.req.prompt), completion_tokens=ntok)
+
+    def _sample(self, logits, items: list["_Live"]):
+        """One token per row: argmax for greedy rows; for the others temperature, top-k and top-p per row,
+        then a draw from each request's own generator (so a request's samples do not depend on what else
+        shares the batch)."""
+        torch = self.torch
+        token = logits.argmax(dim=-1)
+        sampled = [r for r, it in enumerate(items) if it.req.temperature > 0]
+        if not sampled:
+            return token
+        idx = torch.tensor(sampled, device=logits.device)
+        reqs = [items[r].req for r in sampled]
+        temp = torch.tensor([q.temperature for q in reqs], device=logits.device, dtype=torch.float32)[:, None]
+        probs = torch.softmax(logits[idx].float() / temp, dim=-1)
+        if any(q.top_p < 1.0 or q.top_k > 0 for q in reqs):
+            sorted_p, sorted_i = probs.sort(dim=-1, descending=True)
+            top_p = torch.tensor([q.top_p if q.top_p < 1.0 else float("inf") for q in reqs], device=logits.device)[:, None]
+            drop = sorted_p.cumsum(-1) - sorted_p > top_p
+            top_k = torch.tensor([q.top_k if q.top_k > 0 else probs.shape[-1] for q in reqs], device=logits.device)
+            drop |= torch.arange(probs.shape[-1], device=logits.device)[None, :] >= top_k[:, None]
+            sorted_p[drop] = 0.0
+            probs = torch.zeros_like(probs).scatter_(-1, sorted_i, sorted_p)
+        for j, r in enumerate(sampled):
+            token[r] = torch.multinomial(probs[j], 1, generator=items[r].gen)[0]
+        return token
 
     def _prefix(self, prompts: list[list[int]]):
         """The prompt prefix the batch shares (system prompt and chat template), run once.
@@ -343,17 +436,6 @@ class TransformersBackend:
         ca.join(cb)
         mask = torch.cat([F.pad(ma, (length - ma.shape[1], 0)), F.pad(mb, (length - mb.shape[1], 0))], dim=0)
         return ca, mask, torch.cat([pa, pb]), torch.cat([la, lb])
-
-    def _pick(self, logits, params: Params, gen):
-        torch = self.torch
-        if params.temperature <= 0:
-            return logits.argmax(dim=-1)
-        probs = torch.softmax(logits.float() / params.temperature, dim=-1)
-        if params.top_p < 1.0:
-            sorted_p, sorted_i = probs.sort(dim=-1, descending=True)
-            sorted_p[sorted_p.cumsum(-1) - sorted_p > params.top_p] = 0.0
-            probs = torch.zeros_like(probs).scatter_(-1, sorted_i, sorted_p)
-        return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
 
     def close(self) -> None:
         del self.model

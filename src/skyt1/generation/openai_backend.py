@@ -4,7 +4,15 @@ the project's CPU engine server, `vllm serve`, or an external endpoint such as g
 The API key comes from OPENAI_API_KEY only and is never logged. Requests run concurrently up to
 `concurrency`; 429, 5xx, timeouts and dropped connections are retried with exponential backoff and
 jitter, honouring Retry-After. An item that still fails is reported through Completion.error and
-never becomes data."""
+never becomes data.
+
+On a local engine (skyt1, vllm) max_tokens is clamped to the context the prompt leaves (the engine's
+/tokenize gives both), so a long prompt gets a shorter budget instead of vLLM's 400: what the original's
+offline vLLM did, which stops a sequence at the end of the context. A read timeout on a local engine is
+not retried: the engine is alive and still decoding, and a retry would only start the request again
+behind itself (a dead engine shows as a refused connection, which is retried). On an external endpoint
+`tokens_per_minute` keeps the client under the account's budget (OpenAI counts a request as its
+prompt's estimate plus max_tokens x n when it arrives)."""
 
 from __future__ import annotations
 
@@ -33,6 +41,62 @@ def _retry_after(exc) -> float | None:
         return None
 
 
+LOCAL_ENGINES = ("skyt1", "vllm")
+# Per-backend read timeouts (backend.timeout_s overrides): an external API answers a 16K-token request in
+# minutes; a local vLLM engine decodes a 32K-token n=8 request for 11-27 minutes (issue 21), so 3 hours.
+DEFAULT_TIMEOUT_S = {"openai": 600.0, "skyt1": 10800.0, "vllm": 10800.0}
+
+
+def default_concurrency(cfg: dict, n: int) -> int:
+    """Requests in flight when backend.concurrency is not set. vllm: the engine's max-num-seqs in sequences
+    (n per request), so it is kept full and no request waits in its queue on the client's timeout; the CPU
+    engine: twice its batch (its continuous batching stays full); an external endpoint: 8."""
+    from ..engines import max_num_seqs
+
+    kind = cfg.get("name")
+    if kind == "vllm":
+        return max(1, -(-max_num_seqs(cfg) // max(n, 1)))
+    if kind == "skyt1":
+        return 2 * max_num_seqs(cfg)
+    return 8
+
+
+class TokenBudget:
+    """A tokens-per-minute budget, enforced before each request is sent (a token bucket holding one
+    minute's budget, refilled continuously). A request costing more than a minute's budget waits for a
+    full bucket. `clock`/`sleep` are injectable for tests."""
+
+    def __init__(self, per_minute: float, clock=time.monotonic, sleep=asyncio.sleep):
+        self.rate, self.capacity = per_minute / 60.0, float(per_minute)
+        self.level, self.clock, self.sleep = self.capacity, clock, sleep
+        self.stamp = clock()
+        self.waits = 0
+        self.spent = 0
+        self._lock = asyncio.Lock()
+
+    async def acquire(self, cost: int) -> None:
+        async with self._lock:  # first come first served
+            need = min(float(cost), self.capacity)
+            while True:
+                now = self.clock()
+                self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
+                self.stamp = now
+                if self.level >= need:
+                    self.level -= need
+                    self.spent += cost
+                    return
+                self.waits += 1
+                await self.sleep((need - self.level) / self.rate)
+
+
+def estimate_tokens(conversation: list[dict], max_tokens: int | None, n: int) -> int:
+    """What OpenAI's rate limiter charges when a request arrives: about a token per 4 characters of the
+    messages, plus max_tokens for each of the n choices."""
+    chars = sum(len(m.get("content") or "") if isinstance(m.get("content"), str) else len(str(m.get("content")))
+                for m in conversation)
+    return chars // 4 + 4 * len(conversation) + (max_tokens or 0) * n
+
+
 class OpenAIBackend:
     name = "openai"
 
@@ -46,20 +110,45 @@ class OpenAIBackend:
         self.api_key = None if base_url else os.environ.get("OPENAI_API_KEY")
         if not self.api_key and not self.base_url:
             raise SkyT1Error("OPENAI_API_KEY is not set", "export OPENAI_API_KEY=... (keys are read from the environment only)")
-        self.concurrency = cfg.get("concurrency", 8)
-        self.timeout = cfg.get("timeout_s", 600)
+        self.kind = cfg.get("name", "openai")
+        self.cfg = cfg
+        self.concurrency = cfg.get("concurrency") or default_concurrency(cfg, 1)  # n = 1; _run knows n
+        self.timeout = float(cfg.get("timeout_s") or DEFAULT_TIMEOUT_S.get(self.kind, 600.0))
         self.max_retries = cfg.get("max_retries", 6)
+        # clamp max_tokens to the context left: on a local engine started by the stage (it has /tokenize)
+        self.clamp = bool(base_url) and self.kind in LOCAL_ENGINES
+        self.budget: TokenBudget | None = None  # made per run (its lock belongs to that run's event loop)
+        self.clamped = 0  # requests whose max_tokens was lowered to fit the context
 
-    async def _one(self, client, conversation, params: Params) -> Completion:
+    async def _fit(self, http, conversation, params: Params) -> int:
+        """max_tokens for this request on a local engine: the stage's, or what the context leaves."""
+        root = str(self.base_url).rstrip("/").removesuffix("/v1")
+        r = await http.post(root + "/tokenize", json={"model": self.model_id, "messages": conversation,
+                                                      "add_generation_prompt": True})
+        r.raise_for_status()
+        info = r.json()
+        left = int(info["max_model_len"]) - int(info["count"])
+        if left < params.max_new_tokens:
+            self.clamped += 1
+        # nothing left: ask for 1 and let the engine refuse the prompt (its 400 names the lengths)
+        return max(1, min(params.max_new_tokens, left))
+
+    async def _one(self, client, http, conversation, params: Params) -> Completion:
+        import httpx
         import openai
 
         retryable = (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError,
-                     openai.InternalServerError)
+                     openai.InternalServerError, httpx.TransportError)
         attempt = 0
+        max_tokens = None
         while True:
             try:
+                if max_tokens is None:
+                    max_tokens = await self._fit(http, conversation, params) if self.clamp else params.max_new_tokens
+                if self.budget is not None:
+                    await self.budget.acquire(estimate_tokens(conversation, max_tokens, params.n))
                 resp = await client.chat.completions.create(
-                    model=self.model_id, messages=conversation, max_tokens=params.max_new_tokens,
+                    model=self.model_id, messages=conversation, max_tokens=max_tokens,
                     temperature=params.temperature, top_p=params.top_p, n=params.n, seed=params.seed)
                 if not resp.choices or any(c.message is None or c.message.content is None for c in resp.choices):
                     raise ValueError("response has no message content")
@@ -70,6 +159,10 @@ class OpenAIBackend:
                                   completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
                                   extra={"retries": attempt})
             except retryable as exc:
+                if self.clamp and isinstance(exc, openai.APITimeoutError):
+                    # a live local engine still decoding: a retry would start the request again behind itself
+                    return Completion([], [], error=f"{type(exc).__name__}: no answer within timeout_s "
+                                      f"{self.timeout:g} s from the local engine (not retried)", extra={"retries": attempt})
                 attempt += 1
                 if attempt > self.max_retries:
                     return Completion([], [], error=f"{type(exc).__name__}: {str(exc)[:300]}", extra={"retries": attempt - 1})
@@ -78,6 +171,13 @@ class OpenAIBackend:
                     delay = min(60.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random())
                 log.warning("retry %d/%d after %s (waiting %.1f s)", attempt, self.max_retries, type(exc).__name__, delay)
                 await asyncio.sleep(delay)
+            except httpx.HTTPStatusError as exc:  # /tokenize answered an error
+                if exc.response.status_code >= 500 and attempt < self.max_retries:
+                    attempt += 1
+                    await asyncio.sleep(min(60.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random()))
+                    continue
+                return Completion([], [], error=f"tokenize: HTTP {exc.response.status_code}: {exc.response.text[:300]}",
+                                  extra={"retries": attempt})
             except openai.APIStatusError as exc:  # 400, 401, 404...: retrying will not help
                 return Completion([], [], error=f"{type(exc).__name__}: {str(exc)[:300]}", extra={"retries": attempt})
             except (openai.APIResponseValidationError, ValueError) as exc:
@@ -88,18 +188,25 @@ class OpenAIBackend:
                 await asyncio.sleep(min(60.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random()))
 
     async def _run(self, conversations, params: Params, on_done: OnDone) -> None:
+        import httpx
         import openai
 
-        client = openai.AsyncOpenAI(api_key=self.api_key or "unused", base_url=self.base_url,
-                                    timeout=self.timeout, max_retries=0)
-        sem = asyncio.Semaphore(self.concurrency)
+        concurrency = self.cfg.get("concurrency") or default_concurrency(self.cfg, params.n)
+        limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
+        client = openai.AsyncOpenAI(api_key=self.api_key or "unused", base_url=self.base_url, max_retries=0,
+                                    timeout=httpx.Timeout(self.timeout, connect=30.0),
+                                    http_client=httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(self.timeout, connect=30.0)))
+        http = httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=30.0), limits=limits) if self.clamp else None
+        sem = asyncio.Semaphore(concurrency)
+        if self.cfg.get("tokens_per_minute"):
+            self.budget = TokenBudget(self.cfg["tokens_per_minute"])
         bar = tqdm(total=len(conversations), desc="requests", unit="item", mininterval=2.0)
         t0, tokens = time.time(), 0
 
         async def task(i):
             nonlocal tokens
             async with sem:
-                comp = await self._one(client, conversations[i], params)
+                comp = await self._one(client, http, conversations[i], params)
             tokens += comp.completion_tokens
             on_done(i, comp)
             bar.update(1)
@@ -110,6 +217,8 @@ class OpenAIBackend:
         finally:
             bar.close()
             await client.close()
+            if http is not None:
+                await http.aclose()
 
     def generate(self, conversations: list[list[dict]], params: Params, on_done: OnDone) -> None:
         asyncio.run(self._run(conversations, params, on_done))

@@ -67,10 +67,8 @@ def backend_factory(backend_cfg: dict, model, model_name: str, threads: int, gpu
             engine = stack.enter_context(engines.lease_for_stage(launch, backend_cfg, cache_cfg, log_path))
             if seen is not None:
                 seen.update(kind=kind, reused=engine.reused, load_seconds=engine.load_seconds, log=engine.log)
-            # Requests in flight above the engine's batch, so its continuous batching stays full.
-            concurrency = backend_cfg.get("concurrency") or 2 * backend_cfg.get("batch_size", 16)
-            client = OpenAIBackend({"api_model": model_name}, {**backend_cfg, "concurrency": concurrency},
-                                   base_url=engine.url)
+            # requests in flight: backend.concurrency, else matched to the engine (openai_backend.default_concurrency)
+            client = OpenAIBackend({"api_model": model_name}, backend_cfg, base_url=engine.url)
             return _EngineClient(client, stack)
         except BaseException:
             stack.close()
