@@ -8,7 +8,6 @@ a tokens-per-minute budget. The vLLM argv the 32B preset renders."""
 import asyncio
 import http.server
 import json
-import shutil
 import threading
 import urllib.error
 import urllib.request
