@@ -16,7 +16,6 @@ model (rules/sample.smk, rewrite.smk, eval.smk), so a whole stage pays one load 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -123,8 +122,8 @@ def _vllm_argv(cfg: dict, model_dir: str, name: str, threads: int, gpus: int, ex
 
 def launch_for(cfg: dict, model_dir: str, name: str, threads: int = 1, gpus: int = 0,
                executable: str | None = None) -> Launch:
-    """The launch of a stage's local engine. `executable` (the engine job's interpreter, or its `vllm`)
-    keeps the engine in the environment of the rule that declared it, whichever job starts it."""
+    """The launch of a stage's local engine. `executable` (an interpreter, or a `vllm`, other than this environment's)
+    runs the engine there instead."""
     kind = cfg["name"]
     if kind not in LOCAL_ENGINES:
         raise SkyT1Error(f"backend {kind!r} starts no engine", f"use one of {sorted(LOCAL_ENGINES)}, or {EXTERNAL!r} for an endpoint")
