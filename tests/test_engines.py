@@ -160,3 +160,52 @@ def test_a_generation_job_takes_its_engines_machine():
     assert engines.job_resource(cfg, "rewrite", "runtime", targets=3) == 3 * rw["runtime"]  # no engine start
     tiny = skyt1_config.resolve({}, REPO / "config")
     assert engines.engine_gpus(tiny, "eval") == 0 and engines.job_resource(tiny, "sample", "threads") == 2
+
+
+def test_shards_cover_every_record_once_and_merge_back_in_order(tmp_path):
+    """sample.shards: shard k of n takes every n-th record; the merge puts them back in the records' order,
+    and refuses (writing nothing) a record in two shards or in none unless it failed for good there."""
+    from skyt1.io import read_json, read_jsonl, write_json, write_jsonl
+    from skyt1.stages.sample import merge, shard_of
+
+    recs = [{"id": f"r{i}"} for i in range(7)]
+    parts = [shard_of(recs, k, 3) for k in range(3)]
+    assert sorted(r["id"] for p in parts for r in p) == sorted(r["id"] for r in recs)
+    assert [len(p) for p in parts] == [3, 2, 2]
+    with pytest.raises(SkyT1Error, match="shard 3 of 3 does not exist"):
+        shard_of(recs, 3, 3)
+    records = tmp_path / "records.jsonl"
+    write_jsonl(records, recs)
+
+    def shard_files(rows_by_shard, failed=()):
+        paths = []
+        for k, rows in enumerate(rows_by_shard):
+            t, s = tmp_path / f"s{k}.jsonl", tmp_path / f"s{k}.stats.json"
+            write_jsonl(t, rows)
+            write_json(s, {"items": len(rows), "generated": len(rows), "prompt_tokens": 10, "completion_tokens": 5,
+                           "failed": 0, "failures": [{"key": f, "error": "x"} for f in failed if f in {r["id"] for r in rows} or k == 0]})
+            paths.append((t, s))
+        return [p[0] for p in paths], [p[1] for p in paths]
+
+    rows = [[{"id": f"{r['id']}#{j}", "record_id": r["id"], "sample_index": j} for r in p for j in range(2)] for p in parts]
+    traces, stats = shard_files(rows)
+    out, out_stats = tmp_path / "merged.jsonl", tmp_path / "merged.stats.json"
+    merge(records, traces, stats, out, out_stats)
+    merged = read_jsonl(out)
+    assert [(m["record_id"], m["sample_index"]) for m in merged] == [(r["id"], j) for r in recs for j in range(2)]
+    s = read_json(out_stats)
+    assert s["rows"] == 14 and s["prompt_tokens"] == 30 and len(s["shards"]) == 3
+    out.unlink()
+    # a record in two shards
+    traces, stats = shard_files([rows[0] + rows[1][:1], rows[1], rows[2]])
+    with pytest.raises(SkyT1Error, match="is in shards 0 and 1"):
+        merge(records, traces, stats, out, out_stats)
+    assert not out.exists()
+    # a record in none: an error, unless its shard says it failed for good
+    lost = [r for r in rows[2] if r["record_id"] != "r2"]
+    traces, stats = shard_files([rows[0], rows[1], lost])
+    with pytest.raises(SkyT1Error, match="1 records are in no shard"):
+        merge(records, traces, stats, out, out_stats)
+    traces, stats = shard_files([rows[0], rows[1], lost], failed=("r2",))
+    merge(records, traces, stats, out, out_stats)
+    assert "r2" not in {m["record_id"] for m in read_jsonl(out)} and len(read_json(out_stats)["failures"]) == 1

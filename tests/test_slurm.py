@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,9 +114,19 @@ def manifests(work):
             if not p.name.endswith(".lineage.json")}
 
 
-def left_running(work, slurm_ids):
-    """What the run left behind: processes that name its working directory (an engine names its model
-    folder there), queued or running Slurm jobs, and Slurm job cgroups of its jobs."""
+def left_running(work, slurm_ids, wait=30.0):
+    """What the run left behind (after up to `wait` s for slurmd to clean up): processes that name its
+    working directory (an engine names its model folder there), queued or running Slurm jobs, and Slurm
+    job cgroups of its jobs."""
+    deadline = time.time() + wait
+    while True:
+        found = _left_running(work, slurm_ids)
+        if not found or time.time() > deadline:
+            return found
+        time.sleep(1)
+
+
+def _left_running(work, slurm_ids):
     procs = [line for line in subprocess.run(["pgrep", "-af", str(work)], capture_output=True, text=True).stdout.splitlines()
              if "pgrep" not in line]
     queued = subprocess.run(["squeue", "-h", "-o", "%i %Z"], capture_output=True, text=True).stdout.split("\n")
