@@ -297,9 +297,12 @@ def test_cost_ledger_of_the_run(run):
     for stage in ("prepare_model", "data", "sample", "rewrite", "train", "evaluate", "table", "total"):
         assert rows[stage]["kind"] == "measured" and float(rows[stage]["wall_hours"]) > 0, stage
     assert int(rows["evaluate"]["jobs"]) == 2  # one job per eval model
-    # engine loads from the jobs' manifests: the teacher's shard, the rewriter, base and student
+    # engine loads from the jobs' manifests: the teacher's shard, the rewriter, base and student (whose
+    # last rerun, in the test above, hit the request cache for everything and loaded nothing)
     loads = {s: int(r["engine_loads"]) for s, r in rows.items() if r["kind"] == "measured"}
-    assert (loads["sample"], loads["rewrite"], loads["evaluate"], loads["total"]) == (1, 1, 2, 4)
+    evals = sum(m["loads"] for p, m in engine_manifests(run).items() if p.startswith("results/engines/eval/"))
+    assert evals in (1, 2)
+    assert (loads["sample"], loads["rewrite"], loads["evaluate"], loads["total"]) == (1, 1, evals, 2 + evals)
     # tests/gpu_override.yaml declares one GPU on sample, train and evaluate: their GPU-hours are their
     # wall hours, and no other stage has any
     for stage in ("sample", "train", "evaluate"):
