@@ -417,14 +417,22 @@ def test_ledger_from_benchmark_files_and_stats(tmp_path):
     (tmp_path / "results" / "rewrite").mkdir(parents=True)
     (tmp_path / "results" / "rewrite" / "a.stats.json").write_text(json.dumps(
         {"prompt_tokens": 2_000_000, "completion_tokens": 1_000_000, "model": {"api_model": "gpt-4o-mini"}}))
+    # the generation jobs' engine manifests: a cache-only job loaded nothing; lineage sidecars do not count
+    engines_dir = tmp_path / "results" / "engines"
+    for rel, loads in (("sample/t.shard-0.json", 1), ("sample/t.shard-1.json", 1), ("eval/base.json", 0)):
+        (engines_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (engines_dir / rel).write_text(json.dumps({"loads": loads}))
+    (engines_dir / "eval" / "base.json.lineage.json").write_text(json.dumps({"loads": 5}))
     rows = {r["stage"]: r for r in cost.ledger(cfg, tmp_path)}
+    assert (rows["sample"]["engine_loads"], rows["evaluate"]["engine_loads"], rows["total"]["engine_loads"]) == (2, 0, 2)
     assert rows["sample"]["wall_hours"] == 1.0 and rows["sample"]["cpu_hours"] == 2.0
     assert rows["sample"]["gpu_hours"] == 8.0  # resources.sample.gpu: 8 in the 32B preset
     assert rows["evaluate"]["gpu_hours"] == 4.0
     assert rows["rewrite"]["api_usd"] == pytest.approx(2 * 0.15 + 1 * 0.60)
     assert rows["total"]["gpu_hours"] == 12.0 and rows["total"]["jobs"] == 2
     text = cost.to_csv(list(rows.values()), cost.estimate(cfg, tmp_path))
-    assert text.splitlines()[-1] == "paper,train,1,19.0,,152.0,,,450.0"
+    assert text.splitlines()[0].endswith(",api_usd,engine_loads")
+    assert text.splitlines()[-1] == "paper,train,1,19.0,,152.0,,,450.0,"
 
 
 def test_skyt1_cost_prints_the_32b_estimate_without_running(tmp_path, capsys):

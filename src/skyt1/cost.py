@@ -197,9 +197,9 @@ def to_csv(rows: list[dict], est: dict | None = None) -> str:
         w.writerow(("measured",) + tuple(_fmt(r[k]) for k in COLUMNS))
     if est and est.get("gpu_hours") is not None:
         w.writerow(("estimate", "train", 1, _fmt(est["wall_hours"]), "", _fmt(est["gpu_hours"]), "", "",
-                    _fmt(est.get("usd", ""))))
+                    _fmt(est.get("usd", "")), ""))
         p = PAPER_TRAIN
-        w.writerow(("paper", "train", 1, _fmt(p["hours"]), "", _fmt(p["hours"] * p["gpus"]), "", "", _fmt(p["usd"])))
+        w.writerow(("paper", "train", 1, _fmt(p["hours"]), "", _fmt(p["hours"] * p["gpus"]), "", "", _fmt(p["usd"]), ""))
     return buf.getvalue()
 
 
