@@ -1,7 +1,7 @@
 """Generation throughput of the tiny model, measured side by side in one run on the same prompts.
 
 Prints generated tokens/s for: transformers at batch 1, in-process continuous batching (the decoder the
-engine server runs), and the stages' one client path (the CPU engine server leased through skyt1.engines,
+engine server runs), and the stages' one client path (the CPU engine server started through skyt1.engines,
 the OpenAI-compatible client with twice the engine's batch in flight), each with its ratio to batch 1
 and its share of this machine's compute-bound ceiling for the model, computed from a measured fp32
 matmul rate: ceiling tok/s = matmul FLOP/s / (2 x parameters).
@@ -148,9 +148,7 @@ def main() -> None:
         return mixed_vs_one_setting(args)
     from skyt1.generation import Params
     from skyt1.generation.hf import TransformersBackend
-    import tempfile
 
-    from skyt1 import engines
     from skyt1.stages.common import backend_factory
 
     convs = prompts(args.prompts)
@@ -167,15 +165,14 @@ def main() -> None:
     results[f"in-process, batch {args.batch_size}"] = run_backend(single, convs, params)
     single.close()
 
-    with tempfile.TemporaryDirectory() as cache:
-        backend = {"name": "skyt1", "batch_size": args.batch_size, "dtype": "float32", "idle_s": 0, "max_wait_ms": 300}
-        client = backend_factory(backend, args.model, "tiny", threads=args.threads, gpus=0, cache_cfg={"dir": cache})()
-        try:
-            run_backend(client, convs[:2], Params(max_new_tokens=8))  # warm-up
-            results[f"engine + client, {client.inner.concurrency} in flight"] = run_backend(client, convs, params)
-        finally:
-            client.close()
-            engines.stop_all(engines.default_registry({"dir": cache}))
+    backend = {"name": "skyt1", "batch_size": args.batch_size, "dtype": "float32", "max_wait_ms": 300}
+    # no job engine given: the client starts its own engine and stops it when it closes
+    client = backend_factory(backend, args.model, "tiny", threads=args.threads, gpus=0)()
+    try:
+        run_backend(client, convs[:2], Params(max_new_tokens=8))  # warm-up
+        results[f"engine + client, {client.inner.concurrency} in flight"] = run_backend(client, convs, params)
+    finally:
+        client.close()
 
     print(f"model: {n_params / 1e6:.1f}M parameters; {args.prompts} prompts, {args.max_new_tokens} new tokens max, greedy, {args.threads} threads")
     print(f"fp32 matmul: {flops / 1e9:.0f} GFLOP/s -> compute-bound ceiling {ceiling:.0f} tok/s")

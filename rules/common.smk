@@ -70,8 +70,7 @@ wildcard_constraints:
     bench=_alt(config["benchmarks"]),
     label=_alt(EVAL_MODELS),
     run=_alt([STUDENT_RUN]),
-    stage="sample|rewrite|eval",
-    name=_alt(set(LOCAL_MODELS) | set(EVAL_MODELS)),
+    shard=r"\d+",
 
 
 # Conda environments per kind of rule (used with --sdm conda on clusters; conda cannot be had on the
@@ -80,9 +79,12 @@ ENV_PIPELINE = "../envs/pipeline.yaml"
 ENV_TRAIN = "../envs/train.yaml"
 
 
-def engine_env(wildcards):
-    """The engine rule runs in the engine's environment; a stage's own jobs are its clients (ENV_PIPELINE)."""
-    name = config[skyt1_settings.ENGINE_SECTIONS[wildcards.stage]]["backend"]["name"]
+def gen_env(stage):
+    """A generation stage's job owns its engine, so it runs in the engine's environment (vLLM, or the CPU
+    engine's); on an external endpoint it is a plain client (ENV_PIPELINE)."""
+    if not skyt1_engines.on_engine(config, stage):
+        return ENV_PIPELINE
+    name = config[skyt1_settings.ENGINE_SECTIONS[stage]]["backend"]["name"]
     return "../envs/vllm.yaml" if name == "vllm" else "../envs/engine-cpu.yaml"
 
 
@@ -97,42 +99,23 @@ def code(rule):
     return skyt1_settings.code_hash(rule)
 
 
-# ---- local engines (skyt1.engines): one engine job per (stage, model), leased by that stage's jobs ----
+# ---- generation stages: one job per (stage, model[, shard]) that owns its engine (skyt1.engines) ----
 ENGINE_RESOURCES = skyt1_settings.ENGINE_RESOURCES
+# The sources the teacher samples (a passthrough source keeps its own responses).
+GENERATED = [s for s in SOURCES if not config["train_sources"][s].get("passthrough")]
+SHARDS = int(config["sample"].get("shards", 1))
 
 
-def engine_gpus(stage):
-    return skyt1_engines.engine_gpus(config, stage)
+def gen_res(stage, key, targets):
+    """A generation job's resource (skyt1.engines.job_resource): the stage's machine, the engine's GPUs,
+    one engine start plus the stage's runtime per target."""
+    return skyt1_engines.job_resource(config, stage, key, targets)
 
 
-def engine_model_input(wildcards):
-    if wildcards.stage == "eval":
-        return eval_model_path(wildcards.name)
-    return f"results/models/{wildcards.name}"
-
-
-def engine_input(stage, name_of):
-    """A stage job's engine manifest, or nothing when its backend is an external endpoint."""
-    return lambda wildcards: ([f"results/engines/{stage}/{name_of(wildcards)}.json"]
-                              if skyt1_engines.on_engine(config, stage) else [])
-
-
-def engine_group(wildcards):
-    """The engine job and its stage's jobs for one model: one Slurm job on the engine's node and GPUs
-    (locally, groups only order jobs)."""
-    return f"engine-{wildcards.stage}-{wildcards.name}"
-
-
-def stage_group(stage, name_of):
-    # No engine, no group: a rule with a group directive (even one that returns None) is never a local rule.
-    if not skyt1_engines.on_engine(config, stage):
-        return None
-    return lambda wildcards: f"engine-{stage}-{name_of(wildcards)}"
-
-
-def stage_res(stage, key):
-    """A resource of a generation stage's job (skyt1.engines.job_resource: a client on a local engine)."""
-    return skyt1_engines.job_resource(config, stage, key)
+def target_specs(rule, key, names, **fixed):
+    """`params: spec` of a job with many targets: each target's spec by name (what changes its results)."""
+    return lambda wildcards: {n: skyt1_settings.spec(rule, config, **dict(wildcards.items()), **fixed, **{key: n})
+                              for n in names}
 
 
 def res(stage, key):

@@ -1,27 +1,27 @@
 rule evaluate:
-    """One model on one benchmark: per-sample JSONL and a summary."""
+    """One model on every benchmark: per-sample JSONL and a summary for each, each its own file target.
+    The job starts the model's engine on its first cache miss and stops it when done: one load per model
+    (regenerating one number reruns this job; the other benchmarks' requests hit the request cache)."""
     input:
-        bench="results/data/bench/{bench}.jsonl",
+        bench=expand("results/data/bench/{bench}.jsonl", bench=BENCHMARKS),
         model=eval_model_input,
-        engine=engine_input("eval", lambda w: w.label),
     output:
-        samples="results/eval/{label}/{bench}.jsonl",
-        summary="results/eval/{label}/{bench}.summary.json",
+        samples=expand("results/eval/{{label}}/{bench}.jsonl", bench=BENCHMARKS),
+        summaries=expand("results/eval/{{label}}/{bench}.summary.json", bench=BENCHMARKS),
+        engine="results/engines/eval/{label}.json",
     log:
-        "logs/eval/{label}/{bench}.log",
+        "logs/eval/{label}.log",
     benchmark:
-        "benchmarks/eval/{label}/{bench}.tsv"
+        "benchmarks/eval/{label}.tsv"
     params:
-        spec=spec("evaluate"),
+        spec=target_specs("evaluate", "bench", BENCHMARKS),
         code=code("evaluate"),
     conda:
-        ENV_PIPELINE
-    group:
-        stage_group("eval", lambda w: w.label)
-    threads: stage_res("eval", "threads")
+        gen_env("eval")
+    threads: gen_res("eval", "threads", 1)
     resources:
-        mem_mb=stage_res("eval", "mem_mb"),
-        runtime=stage_res("eval", "runtime"),
-        gpu=stage_res("eval", "gpu"),
+        mem_mb=gen_res("eval", "mem_mb", 1),
+        runtime=gen_res("eval", "runtime", len(BENCHMARKS)),
+        gpu=gen_res("eval", "gpu", 1),
     script:
         "../scripts/evaluate.py"

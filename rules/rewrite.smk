@@ -1,27 +1,26 @@
 rule rewrite:
-    """The rewriter turns each trace into the thought/solution format."""
+    """The rewriter turns each trace of every source into the thought/solution format: one job, which owns
+    the rewriter's engine if it runs on one (one load for the stage)."""
     input:
-        traces="results/sample/{source}.jsonl",
+        traces=expand("results/sample/{source}.jsonl", source=GENERATED),
         model=model_dir(config["rewrite"]["model"]),
-        engine=engine_input("rewrite", lambda w: config["rewrite"]["model"]),
     output:
-        rewritten="results/rewrite/{source}.jsonl",
-        stats="results/rewrite/{source}.stats.json",
+        rewritten=expand("results/rewrite/{source}.jsonl", source=GENERATED),
+        stats=expand("results/rewrite/{source}.stats.json", source=GENERATED),
+        engine=f"results/engines/rewrite/{config['rewrite']['model']}.json",
     log:
-        "logs/rewrite/{source}.log",
+        f"logs/rewrite/{config['rewrite']['model']}.log",
     benchmark:
-        "benchmarks/rewrite/{source}.tsv"
+        f"benchmarks/rewrite/{config['rewrite']['model']}.tsv"
     params:
-        spec=spec("rewrite"),
+        spec=target_specs("rewrite", "source", GENERATED),
         code=code("rewrite"),
     conda:
-        ENV_PIPELINE
-    group:
-        stage_group("rewrite", lambda w: config["rewrite"]["model"])
-    threads: stage_res("rewrite", "threads")
+        gen_env("rewrite")
+    threads: gen_res("rewrite", "threads", 1)
     resources:
-        mem_mb=stage_res("rewrite", "mem_mb"),
-        runtime=stage_res("rewrite", "runtime"),
-        gpu=stage_res("rewrite", "gpu"),
+        mem_mb=gen_res("rewrite", "mem_mb", 1),
+        runtime=gen_res("rewrite", "runtime", len(GENERATED)),
+        gpu=gen_res("rewrite", "gpu", 1),
     script:
         "../scripts/rewrite.py"

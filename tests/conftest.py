@@ -38,16 +38,6 @@ def snakemake(workdir, *args, configfiles=(), check=True, cores=True, cwd=None):
 RUN_WORKDIRS: set = set()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def stop_engines_at_the_end():
-    """Engines outlive their jobs by backend.idle_s; the session does not wait for that."""
-    yield
-    from skyt1 import engines
-
-    for work in RUN_WORKDIRS:
-        engines.stop_all(work / ".cache" / "skyt1" / "engines")
-
-
 @pytest.fixture(scope="session")
 def pipeline_workdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("pipeline")

@@ -1,5 +1,6 @@
-"""Local engines (skyt1.engines): the real CPU engine server on the real tiny model, shared through the
-registry, stopped by its watchdog when idle, and every way it can fail to start is one clear line."""
+"""Local engines (skyt1.engines): the real CPU engine server on the real tiny model, owned by the job that
+needs it (started on first use, stopped when the job ends, fails or is killed), and every way it can fail
+to start is one clear line."""
 import json
 import os
 import signal
@@ -33,63 +34,70 @@ def wait_until(cond, timeout=30.0):
     return False
 
 
-def test_jobs_of_one_model_share_one_load_and_the_idle_engine_stops(tiny_model, tmp_path):
-    registry = tmp_path / "engines"
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie counts as gone
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(") ")[1][0] != "Z"
+
+
+def test_a_job_starts_its_engine_on_first_use_and_stops_it(tiny_model, tmp_path):
     launch = engines.launch_for({"name": "skyt1", "batch_size": 4}, str(tiny_model), "tiny", threads=2)
     log = tmp_path / "engine.log"
-    with engines.lease(launch, registry, log_path=str(log), idle_s=2) as first:
-        assert not first.reused and first.load_seconds > 0
-        # a second job while the first holds its lease, and a third after it: the same engine
-        with engines.lease(launch, registry, log_path=str(tmp_path / "other.log"), idle_s=2) as second:
-            assert second.reused and second.url == first.url and second.log == str(log)
-    with engines.lease(launch, registry, idle_s=2) as third:
-        assert third.reused and third.url == first.url
-        [rec] = engines.running(registry)
-        assert rec["leases"] == 1 and rec["load_seconds"] == first.load_seconds
-    # another launch (another batch size) is another engine
-    other = engines.launch_for({"name": "skyt1", "batch_size": 2}, str(tiny_model), "tiny", threads=2)
-    assert other.key() != launch.key()
-    assert wait_until(lambda: not engines.running(registry), timeout=30)  # idle for 2 s: stopped
-    assert "idle for 2 s with no lease: stopping it" in log.read_text()
+    with engines.OwnedEngine(launch, str(log)) as eng:
+        assert eng.loads == 0 and eng.pid is None  # nothing started before a request needs it
+        url = eng.url("first target")
+        again = eng.url("second target")  # every later target of the job: the same engine
+        assert url == again and eng.loads == 1 and eng.load_seconds > 0 and eng.started_for == "first target"
+        pid = eng.pid
+        assert stats(url)["requests"] == 0
+        m = eng.manifest()
+        assert m["loads"] == 1 and m["kind"] == "skyt1" and m["started_for"] == "first target"
+    assert not alive(pid)  # stopped with the block
+    assert "engine skyt1 for tiny: " in log.read_text()
     with pytest.raises(OSError):
-        urllib.request.urlopen(first.url.rsplit("/v1", 1)[0] + "/health", timeout=2)
+        urllib.request.urlopen(url.rsplit("/v1", 1)[0] + "/health", timeout=2)
 
 
-def test_a_failing_stage_and_a_killed_holder_both_let_the_engine_stop(tiny_model, tmp_path):
-    registry = tmp_path / "engines"
+def test_a_failing_or_killed_job_leaves_no_engine(tiny_model, tmp_path):
     launch = engines.launch_for({"name": "skyt1", "batch_size": 2}, str(tiny_model), "tiny", threads=1)
     with pytest.raises(RuntimeError):
-        with engines.lease(launch, registry, idle_s=1):
+        with engines.OwnedEngine(launch) as eng:
+            eng.url()
+            pid = eng.pid
             raise RuntimeError("the stage failed")
-    assert wait_until(lambda: not engines.running(registry))
-    # A holder killed with -9 leaves a stale lease: the watchdog sees its process is gone.
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from skyt1 import engines\n"
-        f"launch = engines.launch_for({{'name': 'skyt1', 'batch_size': 2}}, {str(tiny_model)!r}, 'tiny', threads=1)\n"
-        f"with engines.lease(launch, Path({str(registry)!r}), idle_s=1):\n"
-        "    print('leased', flush=True); time.sleep(600)\n")], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "leased"
-    [rec] = engines.running(registry)
-    assert rec["leases"] == 1
-    holder.send_signal(signal.SIGKILL)
-    holder.wait()
-    assert wait_until(lambda: not engines.running(registry))
+    assert not alive(pid)
+    # A job stopped with SIGTERM (scancel, snakemake) stops its engine; one killed with -9 takes it along
+    # (PR_SET_PDEATHSIG), with or without cgroup tracking.
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        holder = subprocess.Popen([sys.executable, "-c", (
+            "import time; from skyt1 import engines\n"
+            f"launch = engines.launch_for({{'name': 'skyt1', 'batch_size': 2}}, {str(tiny_model)!r}, 'tiny', threads=1)\n"
+            "with engines.OwnedEngine(launch) as eng:\n"
+            "    eng.url(); print(eng.pid, flush=True); time.sleep(600)\n")], stdout=subprocess.PIPE, text=True)
+        pid = int(holder.stdout.readline())
+        assert alive(pid)
+        holder.send_signal(sig)
+        holder.wait(timeout=60)
+        assert wait_until(lambda: not alive(pid), timeout=30), sig
 
 
 def test_an_engine_that_dies_or_hangs_at_start_is_one_line_naming_its_log(tmp_path):
-    registry = tmp_path / "engines"
     log = tmp_path / "engine.log"
     missing = engines.launch_for({"name": "skyt1"}, str(tmp_path / "no-such-model"), "tiny")
     with pytest.raises(SkyT1Error) as err:
-        with engines.lease(missing, registry, log_path=str(log)):
-            pass
+        with engines.OwnedEngine(missing, str(log)) as eng:
+            eng.url()
     assert "exited with code" in str(err.value) and str(log) in str(err.value)
     assert "\n" not in str(err.value) and "no-such-model" in log.read_text()
     # A server that never answers /health in time is stopped, not left behind.
     slow = engines.Launch(kind="skyt1", argv=(sys.executable, "-c", "import time; time.sleep(600)"), name="slow")
     with pytest.raises(SkyT1Error) as err:
-        with engines.lease(slow, registry, log_path=str(log), startup_timeout=1.0):
-            pass
+        with engines.OwnedEngine(slow, str(log), startup_timeout=1.0) as eng:
+            eng.url()
     assert "did not answer /health within 1 s" in str(err.value) and str(log) in str(err.value)
     out = subprocess.run(["pgrep", "-f", "import time; time.sleep(600)"], capture_output=True, text=True).stdout
     assert not out.strip(), out
@@ -113,14 +121,15 @@ def test_vllm_launch_carries_the_preset_engine_arguments(tmp_path, monkeypatch):
 
 
 def test_stage_client_keeps_requests_in_flight_above_the_engine_batch(tiny_model, tmp_path):
-    """The stage's client on a leased engine: concurrency twice the engine's batch by default, so the
-    engine's continuous batching stays full; the lease is dropped when the client closes."""
-    cache = {"dir": str(tmp_path / "cache")}
-    backend = {"name": "skyt1", "batch_size": 3, "idle_s": 1}
+    """The stage's client on an engine it started for itself (no job engine given): concurrency twice the
+    engine's batch by default, so the engine's continuous batching stays full; closing the client stops
+    the engine."""
+    backend = {"name": "skyt1", "batch_size": 3}
     seen: dict = {}
-    client = backend_factory(backend, str(tiny_model), "tiny", threads=2, gpus=0, cache_cfg=cache, seen=seen)()
+    client = backend_factory(backend, str(tiny_model), "tiny", threads=2, gpus=0, seen=seen)()
     try:
-        assert client.inner.concurrency == 6 and seen["reused"] is False
+        assert client.inner.concurrency == 6 and seen["started"] is True and seen["load_seconds"] > 0
+        pid = client.own.pid
         convs = [[{"role": "user", "content": f"Count to {i}."}] for i in range(7)]
         done = {}
         client.generate(convs, Params(max_new_tokens=6), lambda i, c: done.__setitem__(i, c))
@@ -128,7 +137,7 @@ def test_stage_client_keeps_requests_in_flight_above_the_engine_batch(tiny_model
         assert stats(client.inner.base_url)["requests"] == 7
     finally:
         client.close()
-    assert wait_until(lambda: not engines.running(engines.default_registry(cache)))
+    assert not alive(pid)
     with pytest.raises(SkyT1Error, match="is an external endpoint, but tiny is a local model"):
         backend_factory({"name": "openai"}, str(tiny_model), "tiny", 1, 0)()
     with pytest.raises(SkyT1Error, match="starts a local engine, but gpt is an api model"):
@@ -136,15 +145,67 @@ def test_stage_client_keeps_requests_in_flight_above_the_engine_batch(tiny_model
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
 
 
-def test_engine_and_client_resources_follow_the_backend():
-    """An engine job takes its stage's machine (vLLM: its tensor-parallel GPUs); the stage's jobs on it
-    are clients (resources.client, no GPU); a stage on an external endpoint keeps its own resources."""
+def test_a_generation_job_takes_its_engines_machine():
+    """A generation job owns its engine: the stage's threads and memory, the engine's GPUs (vLLM: its
+    tensor-parallel size), one engine start plus the stage's runtime per target; a stage on an external
+    endpoint starts nothing and keeps its own resources."""
     cfg = skyt1_config.resolve(skyt1_config.load_yaml(REPO / "config/sky-t1-32b.yaml"), REPO / "config")
     assert engines.on_engine(cfg, "eval") and engines.on_engine(cfg, "sample") and not engines.on_engine(cfg, "rewrite")
     assert engines.engine_gpus(cfg, "eval") == engines.engine_gpus(cfg, "sample") == 8
-    client = cfg["resources"]["client"]
-    assert [engines.job_resource(cfg, "eval", k) for k in ("threads", "mem_mb", "gpu", "runtime")] == \
-        [client["threads"], client["mem_mb"], 0, cfg["resources"]["evaluate"]["runtime"]]
-    assert engines.job_resource(cfg, "rewrite", "threads") == cfg["resources"]["rewrite"]["threads"]
+    ev, start = cfg["resources"]["evaluate"], cfg["resources"]["engine"]["runtime"]
+    assert [engines.job_resource(cfg, "eval", k, targets=7) for k in ("threads", "mem_mb", "gpu", "runtime")] == \
+        [ev["threads"], ev["mem_mb"], 8, start + 7 * ev["runtime"]]
+    rw = cfg["resources"]["rewrite"]
+    assert engines.job_resource(cfg, "rewrite", "threads") == rw["threads"]
+    assert engines.job_resource(cfg, "rewrite", "runtime", targets=3) == 3 * rw["runtime"]  # no engine start
     tiny = skyt1_config.resolve({}, REPO / "config")
     assert engines.engine_gpus(tiny, "eval") == 0 and engines.job_resource(tiny, "sample", "threads") == 2
+
+
+def test_shards_cover_every_record_once_and_merge_back_in_order(tmp_path):
+    """sample.shards: shard k of n takes every n-th record; the merge puts them back in the records' order,
+    and refuses (writing nothing) a record in two shards or in none unless it failed for good there."""
+    from skyt1.io import read_json, read_jsonl, write_json, write_jsonl
+    from skyt1.stages.sample import merge, shard_of
+
+    recs = [{"id": f"r{i}"} for i in range(7)]
+    parts = [shard_of(recs, k, 3) for k in range(3)]
+    assert sorted(r["id"] for p in parts for r in p) == sorted(r["id"] for r in recs)
+    assert [len(p) for p in parts] == [3, 2, 2]
+    with pytest.raises(SkyT1Error, match="shard 3 of 3 does not exist"):
+        shard_of(recs, 3, 3)
+    records = tmp_path / "records.jsonl"
+    write_jsonl(records, recs)
+
+    def shard_files(rows_by_shard, failed=()):
+        paths = []
+        for k, rows in enumerate(rows_by_shard):
+            t, s = tmp_path / f"s{k}.jsonl", tmp_path / f"s{k}.stats.json"
+            write_jsonl(t, rows)
+            write_json(s, {"items": len(rows), "generated": len(rows), "prompt_tokens": 10, "completion_tokens": 5,
+                           "failed": 0, "failures": [{"key": f, "error": "x"} for f in failed if f in {r["id"] for r in rows} or k == 0]})
+            paths.append((t, s))
+        return [p[0] for p in paths], [p[1] for p in paths]
+
+    rows = [[{"id": f"{r['id']}#{j}", "record_id": r["id"], "sample_index": j} for r in p for j in range(2)] for p in parts]
+    traces, stats = shard_files(rows)
+    out, out_stats = tmp_path / "merged.jsonl", tmp_path / "merged.stats.json"
+    merge(records, traces, stats, out, out_stats)
+    merged = read_jsonl(out)
+    assert [(m["record_id"], m["sample_index"]) for m in merged] == [(r["id"], j) for r in recs for j in range(2)]
+    s = read_json(out_stats)
+    assert s["rows"] == 14 and s["prompt_tokens"] == 30 and len(s["shards"]) == 3
+    out.unlink()
+    # a record in two shards
+    traces, stats = shard_files([rows[0] + rows[1][:1], rows[1], rows[2]])
+    with pytest.raises(SkyT1Error, match="is in shards 0 and 1"):
+        merge(records, traces, stats, out, out_stats)
+    assert not out.exists()
+    # a record in none: an error, unless its shard says it failed for good
+    lost = [r for r in rows[2] if r["record_id"] != "r2"]
+    traces, stats = shard_files([rows[0], rows[1], lost])
+    with pytest.raises(SkyT1Error, match="1 records are in no shard"):
+        merge(records, traces, stats, out, out_stats)
+    traces, stats = shard_files([rows[0], rows[1], lost], failed=("r2",))
+    merge(records, traces, stats, out, out_stats)
+    assert "r2" not in {m["record_id"] for m in read_jsonl(out)} and len(read_json(out_stats)["failures"]) == 1

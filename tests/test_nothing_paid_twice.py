@@ -3,7 +3,7 @@ an answer, the split of settings into result-relevant spec and operational knobs
 resume after kill -9 (generation and training), and the cost ledger.
 
 Calls are counted where they are received: the project's engine servers count the requests they get
-(the teacher's engine, leased by the sample stage, and the rewriter's server). Both are real; nothing
+(the teacher's engine, owned by the sample job, and the rewriter's server). Both are real; nothing
 is faked."""
 import copy
 import json
@@ -176,19 +176,26 @@ def server_requests(url):
 
 
 @pytest.fixture
-def teacher_calls(tmp_path):
-    """Requests received by the teacher engines that the sample stage leased from the test's registry
-    (each launch, e.g. another batch size, is its own engine); the engines are stopped afterwards."""
-    registry = engines.default_registry({"dir": str(tmp_path / "cache")})
+def teacher():
+    """(engine_for, calls): engine_for(cfg, model_dir) is a sample job's own engine (as rules/sample.smk's
+    job owns one: started on the first cache miss); calls() counts the requests its engines received."""
+    owned: list = []
     counted: dict = {}
 
+    def engine_for(s_cfg, model_dir):
+        eng = engines.OwnedEngine(engines.launch_for(s_cfg["backend"], str(model_dir), "model", threads=2))
+        owned.append(eng)
+        return eng
+
     def calls():
-        for rec in engines.running(registry):
-            counted[rec["key"], rec["pid"]] = server_requests(rec["url"] + "/v1")
+        for eng in owned:
+            if eng.proc is not None:
+                counted[id(eng)] = server_requests(eng.base + "/v1")
         return sum(counted.values())
 
-    yield calls
-    engines.stop_all(registry)
+    yield engine_for, calls
+    for eng in owned:
+        eng.close()
 
 
 def records(n):
@@ -206,7 +213,7 @@ def rewrite_cfg(max_new_tokens=12, concurrency=4):
             "params": {"max_new_tokens": max_new_tokens, "temperature": 0.0, "n": 1, "seed": 0}}
 
 
-def test_clean_rerun_price_edit_and_changed_params(tiny_model, server, teacher_calls, tmp_path, monkeypatch):
+def test_clean_rerun_price_edit_and_changed_params(tiny_model, server, teacher, tmp_path, monkeypatch):
     """`make clean && make run` with the cache kept: the weights are prepared again (another
     load_seconds), results/ is gone; 0 teacher and 0 rewriter calls. A price edit: 0 calls. A new
     max_new_tokens: every call again."""
@@ -214,11 +221,12 @@ def test_clean_rerun_price_edit_and_changed_params(tiny_model, server, teacher_c
     cache = {"enabled": True, "dir": str(tmp_path / "cache")}
     src = tmp_path / "records.jsonl"
     write_jsonl(src, records(6))
+    engine_for, teacher_calls = teacher
 
     def run_both(results, model_dir, s_cfg, r_cfg, api_model=API_MODEL):
         results.mkdir()
         sample.run(src, str(model_dir), results / "t.jsonl", results / "t.stats.json", s_cfg, PROMPT,
-                   {"source": "gguf_package"}, threads=2, cache_cfg=cache)
+                   {"source": "gguf_package"}, threads=2, cache_cfg=cache, engine=engine_for(s_cfg, model_dir))
         rewrite.run(results / "t.jsonl", None, results / "r.jsonl", results / "r.stats.json", r_cfg, PROMPT,
                     api_model, cache_cfg=cache)
         return read_jsonl(results / "r.jsonl")
@@ -266,6 +274,19 @@ sample.run(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4],
 """
 
 
+def engine_gone(model_dir, timeout=180.0):
+    """No engine server on `model_dir` is left running (this session's tiny model: no other test's). The
+    engine gets SIGTERM when its job dies and shuts down gracefully: on a loaded 2-core machine that took
+    over 30 s once."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        out = subprocess.run(["pgrep", "-f", f"skyt1.serving --model {model_dir.resolve()} "], capture_output=True, text=True)
+        if not out.stdout.strip():
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def lines(path):
     return path.read_bytes().split(b"\n")[1:-1] if path.exists() else []
 
@@ -275,7 +296,7 @@ def test_kill_9_at_several_points_and_a_torn_line(tiny_model, tmp_path):
     src, out, stats = tmp_path / "r.jsonl", tmp_path / "t.jsonl", tmp_path / "t.stats.json"
     write_jsonl(src, recs)
     partial = partial_path(out)
-    # The client is killed; its engine (its own session) lives on and the next run leases it again.
+    # The job is killed; its engine dies with it (PR_SET_PDEATHSIG) and the next run starts its own.
     args = [sys.executable, "-c", KILL_SCRIPT, str(src), str(tiny_model), str(out), str(stats), str(tmp_path / "cache")]
     seen = []
     for stop_at in (2, 6, 9):
@@ -286,6 +307,7 @@ def test_kill_9_at_several_points_and_a_torn_line(tiny_model, tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         assert not out.exists()
+        assert engine_gone(tiny_model)
         done = lines(partial)
         assert all(json.loads(line) for line in done)  # every record on a line of its own
         assert len({json.loads(line)["key"] for line in done}) == len(done)  # none twice
@@ -304,7 +326,7 @@ def test_kill_9_at_several_points_and_a_torn_line(tiny_model, tmp_path):
     s = json.loads(stats.read_text())
     assert s["resumed"] == seen[2] and s["resumed"] + s["generated"] == 12
     assert not partial.exists()
-    assert engines.stop_all(engines.default_registry({"dir": str(tmp_path / "cache")})) == 1  # one engine served all runs
+    assert engine_gone(tiny_model)  # the last run stopped its engine
 
 
 # ---- training resume -------------------------------------------------------------------------------
@@ -395,14 +417,22 @@ def test_ledger_from_benchmark_files_and_stats(tmp_path):
     (tmp_path / "results" / "rewrite").mkdir(parents=True)
     (tmp_path / "results" / "rewrite" / "a.stats.json").write_text(json.dumps(
         {"prompt_tokens": 2_000_000, "completion_tokens": 1_000_000, "model": {"api_model": "gpt-4o-mini"}}))
+    # the generation jobs' engine manifests: a cache-only job loaded nothing; lineage sidecars do not count
+    engines_dir = tmp_path / "results" / "engines"
+    for rel, loads in (("sample/t.shard-0.json", 1), ("sample/t.shard-1.json", 1), ("eval/base.json", 0)):
+        (engines_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (engines_dir / rel).write_text(json.dumps({"loads": loads}))
+    (engines_dir / "eval" / "base.json.lineage.json").write_text(json.dumps({"loads": 5}))
     rows = {r["stage"]: r for r in cost.ledger(cfg, tmp_path)}
+    assert (rows["sample"]["engine_loads"], rows["evaluate"]["engine_loads"], rows["total"]["engine_loads"]) == (2, 0, 2)
     assert rows["sample"]["wall_hours"] == 1.0 and rows["sample"]["cpu_hours"] == 2.0
     assert rows["sample"]["gpu_hours"] == 8.0  # resources.sample.gpu: 8 in the 32B preset
     assert rows["evaluate"]["gpu_hours"] == 4.0
     assert rows["rewrite"]["api_usd"] == pytest.approx(2 * 0.15 + 1 * 0.60)
     assert rows["total"]["gpu_hours"] == 12.0 and rows["total"]["jobs"] == 2
     text = cost.to_csv(list(rows.values()), cost.estimate(cfg, tmp_path))
-    assert text.splitlines()[-1] == "paper,train,1,19.0,,152.0,,,450.0"
+    assert text.splitlines()[0].endswith(",api_usd,engine_loads")
+    assert text.splitlines()[-1] == "paper,train,1,19.0,,152.0,,,450.0,"
 
 
 def test_skyt1_cost_prints_the_32b_estimate_without_running(tmp_path, capsys):

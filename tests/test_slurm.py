@@ -1,18 +1,21 @@
 """The user's main command, `snakemake results/table_main.csv --profile slurm`, on a real single-node
-Slurm cluster (.ci/slurm: Debian's slurm-wlm and munge, GPUs faked with device files), and the Slurm
-resources of the 32B preset. What this cannot show: real GPUs computing, or jobs on several nodes."""
+Slurm cluster with production process tracking (.ci/slurm: Debian's slurm-wlm and munge, proctrack/cgroup,
+task/cgroup with confined cores, memory and devices, GPUs faked with device files), and the 32B smoke run
+through the same profile. What this cannot show: real GPUs computing, or jobs on several nodes."""
 import csv
 import json
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import GPU_OVERRIDE, OVERRIDE, REPO, snakemake
 
 from skyt1 import config as skyt1_config
+from skyt1 import engines
 
 pytestmark = pytest.mark.slurm
 CLUSTER = REPO / ".ci" / "slurm"
@@ -28,14 +31,11 @@ FAST = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-
 NODE_CPUS = 2
 # Rule -> its section of config.resources (rules/*.smk: res(...)).
 STAGE = {"data_train": "data", "data_bench": "data", "decontaminate": "decontaminate", "prepare_model": "prepare_model",
-         "sample": "sample", "rewrite": "rewrite", "reject": "reject", "mix": "mix", "train": "train",
-         "evaluate": "evaluate", "table_main": "table"}
+         "sample": "sample", "sample_merge": "reject", "rewrite": "rewrite", "reject": "reject", "mix": "mix",
+         "train": "train", "evaluate": "evaluate", "table_main": "table"}
+# The generation rules: one job per (stage, model[, shard]) that owns its engine (skyt1.engines).
+GEN = {"sample": "sample", "rewrite": "rewrite", "evaluate": "eval"}
 GPU_STAGES = {"sample", "train", "evaluate"}  # the stages that take GPUs in the 32B preset
-# An engine job's logs/engines/<stage>/ -> its stage's resources; the stage's jobs for one model are
-# clients (resources.client), in one group job with their engine job.
-ENGINE_STAGE = {"sample": "sample", "rewrite": "rewrite", "eval": "evaluate"}
-CLIENT_LOGS = {"sample": "logs/sample", "rewrite": "logs/rewrite", "eval": "logs/eval"}
-# a job's id, or a group job's uuid
 SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 
 
@@ -80,13 +80,20 @@ def allocated_gpus(job_id):
     return int(gres.split(":")[-1]) if gres.startswith("gpu") else 0
 
 
-def declared(configfiles):
-    """Each stage's resources as the rules declare them: the preset with the overrides on top."""
+def resolved(configfiles):
     user = {}
     for f in configfiles:
         user = skyt1_config.deep_merge(user, skyt1_config.load_yaml(f))
-    table = skyt1_config.resolve(user, REPO / "config")["resources"]
-    return {stage: {**table["default"], **table.get(stage, {})} for stage in {*STAGE.values(), "client", "engine"}}
+    return skyt1_config.resolve(user, REPO / "config")
+
+
+def want_for(cfg, rule, targets):
+    """What a job of `rule` with `targets` targets declares: (threads, mem_mb, runtime, gpus)."""
+    if rule in GEN:
+        return tuple(engines.job_resource(cfg, GEN[rule], k, targets) for k in ("threads", "mem_mb", "runtime", "gpu"))
+    table = cfg["resources"]
+    res = {**table["default"], **table.get(STAGE[rule], {})}
+    return res["threads"], res["mem_mb"], res["runtime"], res["gpu"]
 
 
 def submissions(workdir, proc):
@@ -94,15 +101,8 @@ def submissions(workdir, proc):
     return {m[0]: (m[1], m[2]) for m in SUBMITTED.findall(proc.stdout + proc.stderr)}
 
 
-@pytest.fixture(scope="module")
-def slurm_run(slurm_cluster, tmp_path_factory):
-    work = tmp_path_factory.mktemp("slurm_pipeline")
-    proc = slurm_snakemake(work, "results/table_main.csv")
-    return work, proc
-
-
 def rule_logs(work):
-    """rule name -> list of (slurm_job_id, cuda_visible_devices) from each rule log's job line."""
+    """rule name -> list of (slurm_job_id, cuda_visible_devices, log) from each rule log's job line."""
     out = {}
     for log in (work / "logs").rglob("*.log"):
         for rule, job, cuda in re.findall(r"job: rule=(\w+) slurm_job_id=(\S+) cuda_visible_devices=(\S+)",
@@ -111,17 +111,44 @@ def rule_logs(work):
     return out
 
 
-def groups(work, logs):
-    """Slurm job id -> its engine group: (stage, the engine job's log, the member rules' logs)."""
-    out = {}
-    for job, _, log in logs.get("engine", []):
-        stage = Path(log).parent.name
-        out[job] = (stage, Path(log), [l for r, entries in logs.items() if r != "engine" for j, _, l in entries if j == job])
-    return out
+def manifests(work):
+    """The generation jobs' engine manifests (results/engines/<stage>/*.json), by path."""
+    return {str(p.relative_to(work)): json.loads(p.read_text()) for p in sorted((work / "results/engines").glob("*/*.json"))
+            if not p.name.endswith(".lineage.json")}
 
 
-def test_every_job_went_through_sbatch_one_group_job_per_engine(slurm_run):
-    work, proc = slurm_run
+def left_running(work, slurm_ids, wait=30.0):
+    """What the run left behind (after up to `wait` s for slurmd to clean up): processes that name its
+    working directory (an engine names its model folder there), queued or running Slurm jobs, and Slurm
+    job cgroups of its jobs."""
+    deadline = time.time() + wait
+    while True:
+        found = _left_running(work, slurm_ids)
+        if not found or time.time() > deadline:
+            return found
+        time.sleep(1)
+
+
+def _left_running(work, slurm_ids):
+    procs = [line for line in subprocess.run(["pgrep", "-af", str(work)], capture_output=True, text=True).stdout.splitlines()
+             if "pgrep" not in line]
+    queued = subprocess.run(["squeue", "-h", "-o", "%i %Z"], capture_output=True, text=True).stdout.split("\n")
+    queued = [q for q in queued if q.strip() and q.split()[0] in slurm_ids]
+    cgroups = [str(p) for sid in slurm_ids for p in Path("/sys/fs/cgroup/freezer").glob(f"slurm*/uid_*/job_{sid}")]
+    return procs + queued + cgroups
+
+
+def job_targets(cfg, rule):
+    """How many targets one job of a generation rule runs: sources per teacher shard, sources, benchmarks."""
+    generated = [s for s in cfg["sample"]["sources"] if not cfg["train_sources"][s].get("passthrough")]
+    shards = int(cfg["sample"].get("shards", 1))
+    return {"sample": -(-len(generated) // shards), "rewrite": len(generated), "evaluate": len(cfg["eval"]["benchmarks"])}[rule]
+
+
+def check_run(work, proc, cfg, engine_loads):
+    """What every run through --profile slurm must show: each job went through sbatch and completed with
+    what its rule declares, one engine load per (stage, model, shard) inside its own job, the GPUs
+    confined to the jobs that declare them, and nothing left running."""
     out = proc.stdout + proc.stderr
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", out.split("Job stats:")[1], flags=re.M))
     subs = submissions(work, proc)
@@ -133,80 +160,53 @@ def test_every_job_went_through_sbatch_one_group_job_per_engine(slurm_run):
     logs = rule_logs(work)
     assert set(logs) == set(stats) - {"total"}
     seen = [job for entries in logs.values() for job, _, _ in entries]
-    assert set(seen) == slurm_ids and len(seen) == int(stats["total"]) >= 20  # ... each rule's log names its job
-    # An engine job and its stage's jobs for one model are one Slurm job: 4 engines (teacher, rewriter,
-    # base, student), each group holding every job of its stage for that model.
-    grouped = groups(work, logs)
-    assert len(grouped) == int(stats["engine"]) == 4
-    for job, (stage, engine_log, members) in grouped.items():
-        model = engine_log.stem
-        want = sorted((work / CLIENT_LOGS[stage] / model).glob("*.log")) if stage == "eval" else \
-            sorted((work / CLIENT_LOGS[stage]).glob("*.log"))
-        assert sorted(map(Path, members)) == want and want, (stage, model, members)
-        assert f"engine skyt1 for {model}: " in engine_log.read_text()  # the engine's own log: its job's
-    assert len(subs) == int(stats["total"]) - sum(len(m) for _, _, m in grouped.values())
-
-
-def test_in_each_group_job_the_stage_jobs_leased_the_engine_its_engine_job_loaded(slurm_run):
-    """One load per model on Slurm too: inside a group's allocation the engine outlives the engine job's
-    own step, and every sample, rewrite and evaluate job found it running."""
-    work, _ = slurm_run
-    leases = []
-    for pattern in ("results/sample/*.stats.json", "results/rewrite/*.stats.json", "results/eval/*/*.summary.json"):
-        for path in sorted(work.glob(pattern)):
-            data = json.loads(path.read_text())
-            leases.append(data.get("generation", data)["engine_lease"])
-    assert len(leases) == 14 and all(lease["reused"] for lease in leases), leases
-
-
-def test_each_job_got_what_its_rule_declares(slurm_run):
-    """CPUs, memory, time limit and GPUs as the scheduler recorded them, against the rules' declarations;
-    a group job gets its engine's GPUs and what its members need, on one node."""
-    work, _ = slurm_run
-    want = declared([OVERRIDE, GPU_OVERRIDE])
-    records = jobcomp()
-    logs = rule_logs(work)
-    grouped = groups(work, logs)
+    # ... each rule's log names its job, and every job is its own Slurm job (no group jobs)
+    assert set(seen) == slurm_ids and len(seen) == len(subs) == int(stats["total"]) >= 20
+    # one engine load per (stage, model, shard), started and stopped inside its job's own allocation
+    m = manifests(work)
+    assert sum(r["loads"] for r in m.values()) == engine_loads, m
+    by_job = {job: (rule, log) for rule, entries in logs.items() for job, _, log in entries}
+    for path, rec in m.items():
+        if rec["loads"]:
+            rule, log = by_job[rec["slurm_job_id"]]
+            assert rule in GEN and f"engine {rec['kind']} for " in Path(log).read_text() and " stopped (exit " in Path(log).read_text(), path
+    # resources: CPUs, memory, time limit and GPUs as the scheduler recorded them, on one node
     checked = 0
     for rule, entries in logs.items():
-        for job, _, log in entries:
+        for job, cuda, log in entries:
             rec = records[job]
             t = tres(rec)
-            assert rec["NodeCnt"] == "1"
-            if job in grouped:
-                stage, _, members = grouped[job]
-                engine, client = want[ENGINE_STAGE[stage]], want["client"]
-                assert allocated_gpus(job) == engine["gpu"], (rule, job)
-                assert max(engine["threads"], client["threads"]) <= int(t["cpu"]) <= NODE_CPUS, (rule, rec)
-                assert int(t["mem"].rstrip("M")) >= max(engine["mem_mb"], client["mem_mb"]), (rule, rec)
-                assert int(rec["TimeLimit"]) >= want["engine"]["runtime"] + engine["runtime"], (rule, rec)
-            else:
-                res = want[STAGE[rule]]
-                assert int(rec["ProcCnt"]) == int(t["cpu"]) == res["threads"], (rule, rec)
-                assert t["mem"] == f"{res['mem_mb']}M", (rule, rec)
-                assert int(rec["TimeLimit"]) == res["runtime"], (rule, rec)
-                assert allocated_gpus(job) == res["gpu"], (rule, job)
+            threads, mem, runtime, gpus = want_for(cfg, rule, job_targets(cfg, rule) if rule in GEN else 1)
+            assert rec["NodeCnt"] == "1", rec
+            assert int(rec["ProcCnt"]) == int(t["cpu"]) == threads, (rule, rec)
+            assert t["mem"] == f"{mem}M", (rule, rec)
+            assert int(rec["TimeLimit"]) == runtime, (rule, rec)
+            assert allocated_gpus(job) == gpus, (rule, job)
+            assert cuda == (",".join(map(str, range(gpus))) if gpus else "unset"), (rule, log)
             checked += 1
-    assert checked >= 20
-    assert {r for r in STAGE if want[STAGE[r]]["gpu"]} == {r for r in STAGE if STAGE[r] in GPU_STAGES}
+    assert checked == len(seen)
+    assert not left_running(work, slurm_ids)
+    return logs, m
 
 
-def test_gpu_jobs_see_cuda_visible_devices_and_cpu_jobs_do_not(slurm_run):
-    """The engine's GPUs are its group's: its stage's jobs see them too; the rewriter's engine (no GPU
-    declared) and the CPU stages see none."""
-    work, _ = slurm_run
-    want = declared([OVERRIDE, GPU_OVERRIDE])
-    logs = rule_logs(work)
-    grouped = groups(work, logs)
-    gpu_jobs = {job for job, (stage, _, _) in grouped.items() if want[ENGINE_STAGE[stage]]["gpu"]}
-    for rule, entries in logs.items():
-        for job, cuda, log in entries:
-            if job in gpu_jobs or rule == "train":
-                assert cuda == "0", (rule, log)  # one faked GPU, as --gpus=1 gives it
-            else:
-                assert cuda == "unset", (rule, log)
-    seen = {r for r, entries in logs.items() for job, cuda, _ in entries if cuda != "unset"}
-    assert seen == {"engine", "sample", "train", "evaluate"}
+@pytest.fixture(scope="module")
+def slurm_run(slurm_cluster, tmp_path_factory):
+    work = tmp_path_factory.mktemp("slurm_pipeline")
+    proc = slurm_snakemake(work, "results/table_main.csv")
+    return work, proc
+
+
+def test_tiny_pipeline_on_the_cgroup_cluster(slurm_run):
+    """`snakemake results/table_main.csv --profile slurm`: 4 engine loads (teacher shard, rewriter, base,
+    student), each inside the job that used it, all GPUs of the GPU stages' jobs, nothing left behind."""
+    work, proc = slurm_run
+    logs, m = check_run(work, proc, resolved([OVERRIDE, GPU_OVERRIDE]), engine_loads=4)
+    assert {p: r["loads"] for p, r in m.items()} == {
+        "results/engines/eval/base.json": 1, "results/engines/eval/sky-t1.json": 1,
+        "results/engines/rewrite/smollm2-135m-instruct.json": 1,
+        "results/engines/sample/smollm2-135m-instruct.shard-0.json": 1}
+    assert {r for r, entries in logs.items() for _, cuda, _ in entries if cuda != "unset"} == {"sample", "train", "evaluate"}
+    assert "engine loads per run: 4 [sample 1 (skyt1, 1 GPUs), rewrite 1 (skyt1, 0 GPUs), eval 2 (skyt1, 1 GPUs)]" in proc.stderr
 
 
 def test_slurm_table_equals_the_local_run(slurm_run, pipeline_run):
@@ -215,6 +215,40 @@ def test_slurm_table_equals_the_local_run(slurm_run, pipeline_run):
         assert (work / "results" / name).read_bytes() == (pipeline_run / "results" / name).read_bytes()
     rows = list(csv.DictReader(open(work / "results/table_main.csv")))
     assert [r["benchmark"] for r in rows] == ["arith_heldout", "gsm8k", "math500", "humaneval", "mbpp"]
+
+
+def test_32b_smoke_run_on_the_cgroup_cluster(slurm_cluster, tmp_path_factory):
+    """The 32B preset's smoke run (config/smoke-32b.yaml: two teacher shards) through --profile slurm:
+    6 engine loads (2 teacher shards, 4 eval models; the rewriter is an API endpoint and loads none),
+    the shards merged with nothing lost or duplicated, nothing left running."""
+    from test_smoke_32b import PRESET, SMOKE, smoke_run
+
+    def via_slurm(workdir, env):  # the documented command, through the Slurm profile from the repository root
+        return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+                               "results/table_main.csv", "--profile", "slurm", *FAST,
+                               "--configfile", str(PRESET), str(SMOKE)], capture_output=True, text=True, env=env, cwd=REPO)
+
+    run = smoke_run(tmp_path_factory.mktemp("smoke32b_slurm"), via_slurm)
+    cfg = resolved([PRESET, SMOKE])
+    assert cfg["sample"]["shards"] == 2
+    _, m = check_run(run.dir, run.proc, cfg, engine_loads=6)
+    assert m["results/engines/rewrite/gpt-4o-mini.json"]["loads"] == 0
+    assert sorted(p for p, r in m.items() if r["loads"]) == sorted(
+        [f"results/engines/sample/qwq-32b-preview.shard-{k}.json" for k in (0, 1)]
+        + [f"results/engines/eval/{label}.json" for label in cfg["eval"]["models"]])
+    # the shards: every record of every sampled source in exactly one shard, merged in the records' order
+    sizes = []
+    for source in cfg["sample"]["sources"]:
+        if cfg["train_sources"][source].get("passthrough"):
+            continue
+        records = [json.loads(l)["id"] for l in (run.dir / f"results/data/clean/{source}.jsonl").read_text().splitlines() if l]
+        shards = [[json.loads(l)["record_id"] for l in (run.dir / f"results/sample/shards/{k}/{source}.jsonl").read_text().splitlines() if l]
+                  for k in (0, 1)]
+        merged = [json.loads(l)["record_id"] for l in (run.dir / f"results/sample/{source}.jsonl").read_text().splitlines() if l]
+        assert not set(shards[0]) & set(shards[1]), source  # in no two shards ...
+        assert sorted(shards[0] + shards[1]) == sorted(records) and merged == records, source  # ... and in one
+        sizes.append(len(shards[0]) - len(shards[1]))
+    assert set(sizes) <= {0, 1}  # every other record: shard 0 gets the odd one
 
 
 BAD_SOURCE = "train_sources:\n  arith:\n    options: {generator: no_such_generator}\n"
@@ -259,46 +293,32 @@ def test_controller_down_is_one_clear_line(slurm_cluster, tmp_path):
 
 
 def test_32b_preset_resources_on_slurm(tmp_path):
-    """The 32B DAG through the Slurm profile (dry run): GPUs only where the preset puts them, the
-    training on one node with 8 GPUs, each vLLM job with its tensor-parallel GPUs."""
+    """The 32B DAG through the Slurm profile (dry run): GPUs only where the preset puts them, every job on
+    one node, each generation job with its engine's tensor-parallel GPUs and one engine start plus its
+    targets' runtime, the training with 8 GPUs."""
     cfg = skyt1_config.resolve(skyt1_config.load_yaml(REPO / "config/sky-t1-32b.yaml"), REPO / "config")
-    # A dry run shows threads capped at its --cores (a real submission is not: 64 threads became
-    # CPUs/Task=64 on the test cluster), hence --cores 1024 here.
+    # A dry run shows threads capped at its --cores (a real submission is not), hence --cores 1024 here.
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "results/table_main.csv", "--profile", "slurm",
                            "--cores", "1024", *NO_CONDA, "-d", str(tmp_path),
                            "--configfile", str(REPO / "config/sky-t1-32b.yaml")],
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    # each job's block, also the indented ones inside a group job's listing
     parts = re.split(r"^\s*rule (\w+):$", proc.stdout, flags=re.M)
     jobs = list(zip(parts[1::2], parts[2::2]))
-    assert len(jobs) == 81
-    table = cfg["resources"]
-    engines = 0
+    assert len(jobs) == 48
+    targets = {"sample": 6, "rewrite": 6, "evaluate": 7}  # sources per teacher shard (1 shard), benchmarks per model
+    gen = 0
     for rule, body in jobs:
         res = dict(re.findall(r"(\w+)=([^,\n]+)", body.split("resources:")[1].splitlines()[0]))
         threads = int((re.findall(r"threads: (\d+)", body) or ["1"])[0])
-        gpu = int(res["gpu"])
-        # --gpus=8 alone may be spread over nodes: the GPU rules ask for one; others never (a group sums it)
-        assert res.get("nodes") == ("1" if rule in ("engine", "train") else None), rule
-        if rule == "engine":  # the stage's machine: its threads, memory and vLLM's tensor-parallel GPUs
-            engines += 1
-            stage = re.search(r"results/engines/(\w+)/", body).group(1)
-            section = {"eval": "evaluate"}.get(stage, stage)
-            want = {**table["default"], **table[section]}
-            assert (threads, int(res["mem_mb"])) == (want["threads"], want["mem_mb"]), body
-            assert int(res["runtime"]) == table["engine"]["runtime"]
-            assert gpu == cfg[stage]["backend"]["tensor_parallel_size"] == 8, rule
-            continue
-        want = {**table["default"], **table.get(STAGE[rule], {})}
-        if rule in ("sample", "evaluate"):  # clients of their engine, in its group job
-            client = {**table["default"], **table["client"]}
-            assert (threads, int(res["mem_mb"]), gpu) == (client["threads"], client["mem_mb"], 0), rule
-            assert int(res["runtime"]) == want["runtime"], rule
-            continue
-        assert (threads, int(res["mem_mb"]), int(res["runtime"])) == (want["threads"], want["mem_mb"], want["runtime"]), rule
-        if rule == "train":
-            assert (gpu, threads) == (8, 64) and cfg["train"]["nproc_per_node"] == 8
+        assert res["nodes"] == "1", rule  # --gpus stays on one node
+        got = (threads, int(res["mem_mb"]), int(res["runtime"]), int(res["gpu"]))
+        assert got == want_for(cfg, rule, targets.get(rule, 1)), (rule, got)
+        if rule in ("sample", "evaluate"):  # vLLM's tensor-parallel GPUs, in the job that starts it
+            gen += 1
+            assert got[3] == cfg[GEN[rule]]["backend"]["tensor_parallel_size"] == 8, rule
+        elif rule == "train":
+            assert (got[3], threads) == (8, 64) and cfg["train"]["nproc_per_node"] == 8
         else:
-            assert gpu == 0, rule  # CPU stages never ask for a GPU
-    assert engines == 5  # the teacher's, and one per eval model
+            assert got[3] == 0, rule  # CPU stages (and the rewriter on the API) never ask for a GPU
+    assert gen == 5  # the teacher's one shard, and one per eval model

@@ -62,14 +62,14 @@ def _get(url):
         return json.loads(r.read())
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """The smoke DAG, run once: the rewriter's stand-in server up for the run, snakemake to the table."""
+def smoke_run(workdir, command) -> Run:
+    """The smoke DAG, run once in `workdir`: the rewriter's stand-in server up for the run, and
+    command(workdir, env) running snakemake to the table (locally here; tests/test_slurm.py passes one
+    through --profile slurm)."""
     try:
         texts.fetch("skythought-wheel", ARTIFACTS)  # make install put it there; PyPI is reachable in CI
     except Exception as e:  # noqa: BLE001
         pytest.fail(f"the skythought wheel is needed and could not be fetched: {e}")
-    workdir = tmp_path_factory.mktemp("smoke32b")
     (workdir / "tests").mkdir()
     (workdir / "tests" / "fixtures").symlink_to(REPO / "tests" / "fixtures")
     cfg = load_config([str(PRESET), str(SMOKE)])
@@ -80,10 +80,7 @@ def run(tmp_path_factory):
     with smoke.serve_rewriter(cfg, workdir / "results" / "models" / stand_in,
                               log_path=str(workdir / "rewriter_stand_in.log")) as server_env:
         base = server_env["SKYT1_OPENAI_BASE_URL"].removesuffix("/v1")
-        # the documented command: the preset, then the smoke override on top
-        proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-                               "--cores", "2", "results/table_main.csv", "--configfile", str(PRESET), str(SMOKE)],
-                              capture_output=True, text=True, env={**env, **server_env})
+        proc = command(workdir, {**env, **server_env})
         server = {"health": _get(base + "/health"), "stats": _get(base + "/skyt1/stats"), "env": server_env}
     seconds = time.time() - t0
     print(f"\nsmoke run of the 32B preset: {seconds:.0f} s wall (rewriter stand-in included)")
@@ -93,32 +90,43 @@ def run(tmp_path_factory):
     return Run(workdir, cfg, seconds, proc, server)
 
 
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    def local(workdir, env):  # the documented command: the preset, then the smoke override on top
+        return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+                               "--cores", "2", "results/table_main.csv", "--configfile", str(PRESET), str(SMOKE)],
+                              capture_output=True, text=True, env=env)
+    return smoke_run(tmp_path_factory.mktemp("smoke32b"), local)
+
+
 def test_every_rule_of_the_32b_dag_ran(run):
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", run.proc.stderr.split("Job stats:")[1].split("\n\n")[0], flags=re.M))
     assert {k: int(v) for k, v in stats.items()} == {
-        "data_bench": 16, "data_train": 7, "decontaminate": 1, "prepare_model": 3, "engine": 5, "sample": 6,
-        "rewrite": 6, "reject": 6, "mix": 1, "train": 1, "evaluate": 28, "table_main": 1, "total": 81}
-    assert "81 of 81 steps (100%) done" in run.proc.stderr
+        "data_bench": 16, "data_train": 7, "decontaminate": 1, "prepare_model": 3, "sample": 2, "sample_merge": 6,
+        "rewrite": 1, "reject": 6, "mix": 1, "train": 1, "evaluate": 4, "table_main": 1, "total": 49}
+    assert "49 of 49 steps (100%) done" in run.proc.stderr
     print(f"smoke run wall time: {run.seconds:.0f} s")
 
 
-def test_the_preset_engines_were_loaded_once_per_model(run):
-    """The GPU engine's place is taken by the CPU engine server behind the same client path: one engine
-    job for the teacher (6 sources) and one per eval model (7 benchmarks each), every job a lease on it."""
-    assert "engine loads per run: 5 [sample 1 (skyt1, 0 GPUs), eval 4 (skyt1, 0 GPUs)]; one per job would be 34" \
+def test_the_preset_engines_were_loaded_once_per_model_and_shard(run):
+    """The GPU engine's place is taken by the CPU engine server behind the same client path: each teacher
+    shard's job (2 shards, 3 sources each) and each eval model's job (7 benchmarks) loaded its engine once;
+    the rewriter is an API endpoint and loads none."""
+    assert "engine loads per run: 6 [sample 2 (skyt1, 0 GPUs), eval 4 (skyt1, 0 GPUs)]; one per job would be 34" \
         in run.proc.stderr
-    stats = [run.json(f"results/sample/{s}.stats.json") for s in
+    manifests = {p.relative_to(run.dir / "results/engines").as_posix(): json.loads(p.read_text())
+                 for p in (run.dir / "results/engines").glob("*/*.json") if not p.name.endswith(".lineage.json")}
+    assert {k: m["loads"] for k, m in manifests.items()} == {
+        "sample/qwq-32b-preview.shard-0.json": 1, "sample/qwq-32b-preview.shard-1.json": 1,
+        "rewrite/gpt-4o-mini.json": 0, **{f"eval/{label}.json": 1 for label in run.cfg["eval"]["models"]}}
+    stats = [run.json(f"results/sample/shards/{k}/{s}.stats.json") for k in (0, 1) for s in
              ("numina_math", "numina_amc_aime", "numina_olympiads", "apps", "taco", "taco_test")]
     stats += [s["generation"] for s in map(json.loads, map(Path.read_text,
                                                            (run.dir / "results/eval").glob("*/*.summary.json")))]
-    assert len(stats) == 6 + 28
-    # a job whose every request was in the request cache (taco and taco_test read the same fixture rows)
-    # leases no engine at all
-    assert all(s["generated"] == 0 and s["cached"] == s["items"] for s in stats if "engine_lease" not in s)
-    leases = [s["engine_lease"] for s in stats if "engine_lease" in s]
-    assert len(leases) >= 30 and all(lease["kind"] == "skyt1" for lease in leases)
-    assert len({lease["log"] for lease in leases}) <= 5
-    assert sum(not lease["reused"] for lease in leases) <= 1, leases  # a client restarts an idle engine at most rarely
+    assert len(stats) == 12 + 28
+    # a target whose every request was in the request cache starts no engine; each job started one, once
+    assert all(s["generated"] == 0 and s["cached"] == s["items"] for s in stats if not s["engine_start"]["started"])
+    assert sum(s["engine_start"]["started"] for s in stats) == 6 and all(s["engine_start"]["kind"] == "skyt1" for s in stats)
 
 
 def test_models_are_declared_stand_ins_for_the_presets_models(run):

@@ -28,11 +28,14 @@ from .settings import ENGINE_RESOURCES
 PAPER_TRAIN = {"hours": 19.0, "gpus": 8, "gpu": "H100", "usd": 450.0}
 
 # benchmarks/<folder>/ -> the stage (and config.resources key) it belongs to
-_FOLDER_STAGE = {"eval": "evaluate", "engines": "engine"}
-STAGE_ORDER = ("prepare_model", "data", "decontaminate", "engine", "sample", "rewrite", "reject", "mix", "train",
+_FOLDER_STAGE = {"eval": "evaluate"}
+STAGE_ORDER = ("prepare_model", "data", "decontaminate", "sample", "sample_merge", "rewrite", "reject", "mix", "train",
                "evaluate", "table", "cost")
+# engine_loads: engines the stage's jobs started (their manifests, results/engines/<stage>/: a job whose
+# requests all hit the request cache started none); an engine runs inside its job, so its time and GPUs
+# are in the job's wall and GPU hours.
 COLUMNS = ("stage", "jobs", "wall_hours", "cpu_hours", "gpu_hours", "prompt_tokens", "completion_tokens",
-           "api_usd")
+           "api_usd", "engine_loads")
 
 
 def _declared(config: dict, stage: str, key: str):
@@ -76,7 +79,7 @@ def ledger(config: dict, workdir: str | Path = ".") -> list[dict]:
     def row(stage):
         return rows.setdefault(stage, {"stage": stage, "jobs": 0, "wall_hours": 0.0, "cpu_hours": 0.0,
                                        "gpu_hours": 0.0, "prompt_tokens": 0, "completion_tokens": 0,
-                                       "api_usd": 0.0})
+                                       "api_usd": 0.0, "engine_loads": 0})
 
     bench_root = workdir / "benchmarks"
     for path in sorted(bench_root.rglob("*.tsv")) if bench_root.exists() else []:
@@ -87,11 +90,9 @@ def ledger(config: dict, workdir: str | Path = ".") -> list[dict]:
         r["jobs"] += 1
         r["wall_hours"] += b["s"] / 3600
         r["cpu_hours"] += b["cpu_time"] / 3600
-        declared = stage
-        if folder == "engines" and len(path.relative_to(bench_root).parts) > 2:  # benchmarks/engines/<stage>/
-            # the ledger's config holds resources, not backends: the engine's GPUs are its stage's resources
-            declared = ENGINE_RESOURCES.get(path.relative_to(bench_root).parts[1], stage)
-        gpus = _declared(config, declared, "gpu")
+        # the ledger's config holds resources, not backends: a generation job's GPUs (its engine's) are
+        # its stage's resources
+        gpus = _declared(config, stage, "gpu")
         r["gpu_hours"] += b["s"] / 3600 * gpus
     for stage, stats in _generation_stats(workdir / "results"):
         r = row(stage)
@@ -101,6 +102,12 @@ def ledger(config: dict, workdir: str | Path = ".") -> list[dict]:
         price = price_of(config, stats.get("model"))
         if price:
             r["api_usd"] += pt * price.get("input", 0) / 1e6 + ct * price.get("output", 0) / 1e6
+    engines_root = workdir / "results" / "engines"
+    for path in sorted(engines_root.glob("*/*.json")) if engines_root.exists() else []:
+        if path.name.endswith(".lineage.json"):
+            continue
+        stage = ENGINE_RESOURCES.get(path.parent.name, path.parent.name)
+        row(stage)["engine_loads"] += int(json.loads(path.read_text()).get("loads", 0))
     ordered = sorted(rows.values(), key=lambda r: (STAGE_ORDER.index(r["stage"]) if r["stage"] in STAGE_ORDER
                                                    else len(STAGE_ORDER), r["stage"]))
     total = {"stage": "total", **{k: sum(r[k] for r in ordered) for k in COLUMNS[1:]}}
@@ -145,14 +152,15 @@ def estimate(config: dict, workdir: str | Path = ".") -> dict:
 
 
 def engine_loads(config: dict) -> dict:
-    """Engine loads of a full run: one engine job per (stage, model) whose jobs share it, against one
-    load per job (every (model, benchmark) evaluation and every sampled source loading its own), and
-    their GPU-hours at the stated load time (cost.engine_load_minutes)."""
+    """Engine loads of a full run: one per generation job, i.e. per (stage, model) and per teacher shard
+    (sample.shards), against one load per target (every (model, benchmark) evaluation and every sampled
+    source loading its own), and their GPU-hours at the stated load time (cost.engine_load_minutes)."""
     generated = [s for s in config["sample"]["sources"] if not config["train_sources"][s].get("passthrough")]
     models, benches = len(config["eval"]["models"]), len(config["eval"]["benchmarks"])
     minutes = float(config.get("cost", {}).get("engine_load_minutes", 0) or 0)
     rows = []
-    for stage, shared, per_job in (("sample", 1, len(generated)), ("rewrite", 1, len(generated)),
+    shards = int(config["sample"].get("shards", 1))
+    for stage, shared, per_job in (("sample", shards, max(len(generated), shards)), ("rewrite", 1, len(generated)),
                                    ("eval", models, models * benches)):
         if not on_engine(config, stage):
             continue
@@ -189,9 +197,9 @@ def to_csv(rows: list[dict], est: dict | None = None) -> str:
         w.writerow(("measured",) + tuple(_fmt(r[k]) for k in COLUMNS))
     if est and est.get("gpu_hours") is not None:
         w.writerow(("estimate", "train", 1, _fmt(est["wall_hours"]), "", _fmt(est["gpu_hours"]), "", "",
-                    _fmt(est.get("usd", ""))))
+                    _fmt(est.get("usd", "")), ""))
         p = PAPER_TRAIN
-        w.writerow(("paper", "train", 1, _fmt(p["hours"]), "", _fmt(p["hours"] * p["gpus"]), "", "", _fmt(p["usd"])))
+        w.writerow(("paper", "train", 1, _fmt(p["hours"]), "", _fmt(p["hours"] * p["gpus"]), "", "", _fmt(p["usd"]), ""))
     return buf.getvalue()
 
 

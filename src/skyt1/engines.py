@@ -7,19 +7,15 @@ A stage's `backend.name` picks the engine its requests go to:
   preset's engine arguments (needs CUDA GPUs and the vllm package: envs/vllm.yaml);
 - `openai`: an external endpoint (the OpenAI API, a shared vLLM, a provider): nothing is started.
 
-Local engines are shared. `lease(launch, ...)` finds a healthy engine started with the same launch in the
-registry folder (on this host, in this Slurm allocation) or starts one, and holds a lease on it for the
-block. The engine runs under a watchdog (`python -m skyt1.engines watch`) that stops it once no lease has
-been held for `idle_s` seconds, so the evaluations of one model, or the sampling jobs of one teacher, that
-follow one another share one load; a job that fails drops its lease like one that succeeds. Each engine's
-log is the log of the job that started it; a later job's log names it."""
+A job owns its engine (docs/cluster.md): `OwnedEngine` starts the engine as a child of the job's own
+process on the first request that misses the request cache, and stops it when the job is done, fails or
+is killed. Nothing outlives the job's process tree, so it holds under any process tracking (Slurm's
+proctrack/cgroup kills whatever a step leaves behind). One job runs every target of its stage for one
+model (rules/sample.smk, rewrite.smk, eval.smk), so a whole stage pays one load per model (and shard)."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import fcntl
-import json
 import logging
 import os
 import shutil
@@ -27,15 +23,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from .errors import SkyT1Error
-from .io import stable_hash
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +68,20 @@ def engine_gpus(config: dict, stage: str) -> int:
     return int(resource(config, ENGINE_RESOURCES[stage], "gpu") or 0)
 
 
-def job_resource(config: dict, stage: str, key: str):
-    """A resource of one of a generation stage's jobs. On a local engine the job is a client: threads and
-    memory of resources.client, no GPU (its engine job has them, in the same group job), the stage's
-    runtime; otherwise (an external endpoint) the stage's rule's resources."""
+def job_resource(config: dict, stage: str, key: str, targets: int = 1):
+    """A resource of a generation stage's job, which runs `targets` targets (benchmarks, sources) of one
+    model and owns its engine: the stage's threads and memory, the engine's GPUs (vLLM: its tensor-parallel
+    size), and a runtime of one engine start (resources.engine.runtime) plus the stage's runtime per target."""
     from .config import resource
     from .settings import ENGINE_RESOURCES
 
-    if on_engine(config, stage) and key != "runtime":
-        return 0 if key == "gpu" else resource(config, "client", key)
-    return resource(config, ENGINE_RESOURCES[stage], key)
+    section = ENGINE_RESOURCES[stage]
+    if key == "gpu":
+        return engine_gpus(config, stage) if on_engine(config, stage) else int(resource(config, section, "gpu") or 0)
+    if key == "runtime":
+        start = int(resource(config, "engine", "runtime") or 0) if on_engine(config, stage) else 0
+        return start + int(resource(config, section, "runtime")) * max(1, targets)
+    return resource(config, section, key)
 
 
 @dataclass(frozen=True)
@@ -92,9 +91,6 @@ class Launch:
     argv: tuple[str, ...]
     name: str
     health: str = "/health"
-
-    def key(self) -> str:
-        return stable_hash({"kind": self.kind, "argv": list(self.argv), "scope": scope()})[:16]
 
     def command(self, port: int) -> list[str]:
         return [a.replace("{port}", str(port)) for a in self.argv]
@@ -142,42 +138,13 @@ def _vllm_argv(cfg: dict, model_dir: str, name: str, threads: int, gpus: int, ex
 
 def launch_for(cfg: dict, model_dir: str, name: str, threads: int = 1, gpus: int = 0,
                executable: str | None = None) -> Launch:
-    """The launch of a stage's local engine. `executable` (the engine job's interpreter, or its `vllm`)
-    keeps the engine in the environment of the rule that declared it, whichever job starts it."""
+    """The launch of a stage's local engine. `executable` (an interpreter, or a `vllm`, other than this environment's)
+    runs the engine there instead."""
     kind = cfg["name"]
     if kind not in LOCAL_ENGINES:
         raise SkyT1Error(f"backend {kind!r} starts no engine", f"use one of {sorted(LOCAL_ENGINES)}, or {EXTERNAL!r} for an endpoint")
     argv = LOCAL_ENGINES[kind](cfg, str(Path(model_dir).resolve()), name, threads, gpus, executable)
     return Launch(kind=kind, argv=tuple(argv), name=name)
-
-
-def scope() -> str:
-    """Where an engine can be shared: this host, and this Slurm allocation (another job's engine dies with
-    its allocation)."""
-    return f"{socket.gethostname()}:{os.environ.get('SLURM_JOB_ID', '')}"
-
-
-def default_registry(cache_cfg: dict | None) -> Path:
-    return Path((cache_cfg or {}).get("dir", ".cache/skyt1")) / "engines"
-
-
-@dataclass
-class Engine:
-    url: str           # the /v1 base URL
-    reused: bool       # found running (no load paid by this lease)
-    load_seconds: float
-    log: str | None
-    key: str
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def healthy(url: str, timeout: float = 2.0) -> bool:
@@ -194,113 +161,109 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextlib.contextmanager
-def _locked(path: Path):
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+def _die_with_parent() -> None:
+    """In the engine's child process: SIGTERM when the job's process dies, even by SIGKILL (Linux
+    PR_SET_PDEATHSIG), so a killed job leaves no engine behind even without cgroup tracking."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+class OwnedEngine:
+    """A local engine owned by this process: started on the first `url()` (a job whose requests all hit
+    the request cache starts none), stopped by `close()` (the engine's whole process group: vLLM's
+    workers too), on SIGTERM of the owner, and by the kernel if the owner dies."""
+
+    def __init__(self, launch: Launch, log_path: str | None = None, startup_timeout: float = 600.0):
+        self.launch, self.log_path, self.startup_timeout = launch, log_path, startup_timeout
+        self.proc: subprocess.Popen | None = None
+        self.base: str | None = None
+        self.load_seconds = 0.0
+        self.loads = 0
+        self.started_for: str | None = None  # the target whose first cache miss started it
+        self._old_term = None
+
+    def __enter__(self) -> "OwnedEngine":
+        # SIGTERM (scancel, Snakemake stopping a job) becomes SystemExit, so close() runs on the way out.
+        if threading.current_thread() is threading.main_thread():
+            self._old_term = signal.signal(signal.SIGTERM, _term_to_exit)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+        if self._old_term is not None:
+            signal.signal(signal.SIGTERM, self._old_term)
+
+    def url(self, target: str | None = None) -> str:
+        """The engine's /v1 base URL, starting it if it is not running."""
+        if self.proc is None:
+            self._start()
+            self.started_for = target
+        elif self.proc.poll() is not None:
+            raise SkyT1Error(f"the {self.launch.kind} engine for {self.launch.name} exited with code "
+                             f"{self.proc.returncode} while its job ran", f"read its log: {self.log_path or 'none'}")
+        return self.base + "/v1"
+
+    def _start(self) -> None:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        cmd = self.launch.command(port)
+        where = self.log_path or os.devnull
+        with open(where, "a", encoding="utf-8") as out:
+            out.write(f"engine {self.launch.kind} for {self.launch.name}: {' '.join(cmd)}\n")
+            out.flush()
+            t0 = time.time()
+            # Its own process group so close() reaches every process it starts; still a child of this job
+            # (and in its cgroup): it dies with the job.
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True, preexec_fn=_die_with_parent)
         try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _read_record(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _write_record(path: Path, record: dict) -> None:
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(record))
-    os.replace(tmp, path)
-
-
-def live_leases(leases: Path) -> list[Path]:
-    """Lease files whose holder still runs; stale ones (a holder killed with -9) are removed."""
-    live = []
-    for f in leases.glob("*") if leases.exists() else ():
-        try:
-            pid = int(f.read_text() or 0)
-        except (OSError, ValueError):
-            continue
-        if pid and _alive(pid):
-            live.append(f)
-        else:
-            f.unlink(missing_ok=True)
-    return live
-
-
-@contextlib.contextmanager
-def lease(launch: Launch, registry: Path, *, log_path: str | None = None, startup_timeout: float = 600.0,
-          idle_s: float = 120.0) -> Iterator[Engine]:
-    """Hold a lease on a running engine for `launch`, starting it if none answers."""
-    registry = Path(registry)
-    registry.mkdir(parents=True, exist_ok=True)
-    key = launch.key()
-    record_path, leases = registry / f"{key}.json", registry / f"{key}.leases"
-    leases.mkdir(exist_ok=True)
-    mine = leases / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    with _locked(registry / f"{key}.lock"):  # one starter per launch; the others wait and reuse it
-        mine.write_text(str(os.getpid()))
-        try:
-            record = _read_record(record_path)
-            if (record and record.get("scope") == scope() and _alive(record["pid"])
-                    and healthy(record["url"] + launch.health)):
-                engine = Engine(record["url"] + "/v1", True, 0.0, record.get("log"), key)
-                log.info("engine %s (%s) reused at %s; its log: %s", launch.kind, launch.name, record["url"], record.get("log"))
-            else:
-                engine = _start(launch, record_path, leases, log_path, startup_timeout, idle_s)
+            while not healthy(base + self.launch.health):
+                if self.proc.poll() is not None:
+                    raise SkyT1Error(f"the {self.launch.kind} engine for {self.launch.name} exited with code "
+                                     f"{self.proc.returncode} before it answered {self.launch.health}",
+                                     f"read its log: {where}")
+                if time.time() - t0 > self.startup_timeout:
+                    raise SkyT1Error(f"the {self.launch.kind} engine for {self.launch.name} did not answer "
+                                     f"{self.launch.health} within {self.startup_timeout:.0f} s",
+                                     f"read its log: {where}; or raise backend.startup_timeout_s")
+                time.sleep(0.2)
         except BaseException:
-            mine.unlink(missing_ok=True)
+            self.close()
             raise
-    try:
-        yield engine
-    finally:
-        mine.unlink(missing_ok=True)
+        self.base, self.loads = base, self.loads + 1
+        self.load_seconds = round(time.time() - t0, 2)
+        log.info("engine %s (%s) started at %s in %.1f s (pid %d); its log: %s", self.launch.kind,
+                 self.launch.name, base, self.load_seconds, self.proc.pid, where)
 
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
 
-def lease_for_stage(launch: Launch, backend_cfg: dict, cache_cfg: dict | None, log_path: str | None = None):
-    """`lease` with a stage's settings: the registry under its cache folder, backend.startup_timeout_s and
-    backend.idle_s."""
-    return lease(launch, default_registry(cache_cfg), log_path=log_path,
-                 startup_timeout=backend_cfg.get("startup_timeout_s", 600), idle_s=backend_cfg.get("idle_s", 120))
-
-
-def _start(launch: Launch, record_path: Path, leases: Path, log_path: str | None, startup_timeout: float,
-           idle_s: float) -> Engine:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "skyt1.engines", "watch", "--record", str(record_path), "--leases", str(leases),
-           "--idle-s", str(idle_s), "--", *launch.command(port)]
-    where = log_path or os.devnull
-    out = open(where, "a", encoding="utf-8")
-    out.write(f"engine {launch.kind} for {launch.name}: {' '.join(launch.command(port))}\n")
-    out.flush()
-    t0 = time.time()
-    # Its own session: Snakemake ending this job does not end the engine (the watchdog does, when idle).
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
-    out.close()
-    try:
-        while not healthy(url + launch.health):
-            if proc.poll() is not None:
-                raise SkyT1Error(f"the {launch.kind} engine for {launch.name} exited with code {proc.returncode} "
-                                 f"before it answered {launch.health}", f"read its log: {where}")
-            if time.time() - t0 > startup_timeout:
-                raise SkyT1Error(f"the {launch.kind} engine for {launch.name} did not answer {launch.health} "
-                                 f"within {startup_timeout:.0f} s", f"read its log: {where}; or raise backend.startup_timeout_s")
-            time.sleep(0.2)
-    except BaseException:
+    def close(self) -> None:
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
         _terminate(proc.pid)
-        proc.wait()
-        raise
-    load = round(time.time() - t0, 2)
-    _write_record(record_path, {"url": url, "pid": proc.pid, "scope": scope(), "log": log_path, "kind": launch.kind,
-                                "name": launch.name, "load_seconds": load, "started": time.time()})
-    log.info("engine %s (%s) started at %s in %.1f s; its log: %s", launch.kind, launch.name, url, load, where)
-    return Engine(url + "/v1", False, load, log_path, record_path.stem)
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=5)
+        log.info("engine %s (%s) stopped (exit %s)", self.launch.kind, self.launch.name, proc.returncode)
+
+    def manifest(self) -> dict:
+        """What this job's engine did: the ledger counts `loads` (0 when every request hit the cache)."""
+        return {"kind": self.launch.kind, "model_name": self.launch.name, "loads": self.loads,
+                "load_seconds": self.load_seconds, "started_for": self.started_for,
+                "executable": self.launch.argv[0], "host": socket.gethostname(),
+                "slurm_job_id": os.environ.get("SLURM_JOB_ID")}
+
+
+def _term_to_exit(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def owned_for_stage(launch: Launch, backend_cfg: dict, log_path: str | None = None) -> OwnedEngine:
+    return OwnedEngine(launch, log_path, startup_timeout=backend_cfg.get("startup_timeout_s", 600))
 
 
 def _terminate(pgid: int, grace: float = 15.0) -> None:
@@ -312,87 +275,9 @@ def _terminate(pgid: int, grace: float = 15.0) -> None:
             os.killpg(pgid, 0)
         except ProcessLookupError:
             return
+        # reap our child if it is the leader, so killpg(…, 0) stops finding a zombie
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pgid, os.WNOHANG)
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
-
-
-def running(registry: Path) -> list[dict]:
-    """The engines this registry knows that still run here."""
-    out = []
-    for path in sorted(Path(registry).glob("*.json")):
-        rec = _read_record(path)
-        if rec and rec.get("scope") == scope() and _alive(rec["pid"]):
-            out.append({**rec, "key": path.stem, "leases": len(live_leases(path.with_suffix(".leases")))})
-    return out
-
-
-def stop_all(registry: Path) -> int:
-    """Stop every engine of this registry running here (`skyt1 engines stop`); returns how many."""
-    stopped = 0
-    for rec in running(registry):
-        _terminate(rec["pid"])
-        stopped += 1
-    return stopped
-
-
-# ---- the watchdog ------------------------------------------------------------------------------------
-
-def watch(argv: list[str], record: Path, leases: Path, idle_s: float, poll: float = 0.5) -> int:
-    """Run the engine; stop it when no lease has been held for idle_s seconds, or on SIGTERM."""
-    child = subprocess.Popen(argv)  # same session and log as the watchdog
-    stopping = False
-
-    def on_term(signum, frame):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    idle_since = None
-    lock = record.with_suffix(".lock")
-    try:
-        while child.poll() is None and not stopping:
-            if live_leases(leases):
-                idle_since = None
-            elif idle_since is None:
-                idle_since = time.monotonic()
-            elif time.monotonic() - idle_since >= idle_s:
-                with _locked(lock):  # a lease taken meanwhile keeps the engine
-                    if not live_leases(leases):
-                        rec = _read_record(record)
-                        if rec and rec.get("pid") == os.getpid():
-                            record.unlink(missing_ok=True)
-                        print(f"engine idle for {idle_s:.0f} s with no lease: stopping it", flush=True)
-                        break
-                idle_since = None
-            time.sleep(poll)
-    finally:
-        rec = _read_record(record)
-        if rec and rec.get("pid") == os.getpid():
-            record.unlink(missing_ok=True)
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-    return 0 if child.returncode in (0, -signal.SIGTERM) else (child.returncode or 0)
-
-
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m skyt1.engines", description="Run an engine under the idle watchdog.")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    w = sub.add_parser("watch")
-    w.add_argument("--record", required=True)
-    w.add_argument("--leases", required=True)
-    w.add_argument("--idle-s", type=float, required=True)
-    w.add_argument("engine", nargs=argparse.REMAINDER)
-    args = p.parse_args(argv)
-    engine = args.engine[1:] if args.engine[:1] == ["--"] else args.engine
-    sys.exit(watch(engine, Path(args.record), Path(args.leases), args.idle_s))
-
-
-if __name__ == "__main__":
-    main()

@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 # Outputs Snakemake deletes once their consumers are done (temp() in rules/): their absence is no mark.
-TEMPORARY = ("results/engines/",)
+# None today (the engine manifests stay: the cost ledger counts their loads).
+TEMPORARY: tuple = ()
 
 def _record(root: Path, path: str) -> dict | None:
     side = sidecar(root / path)

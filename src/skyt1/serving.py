@@ -18,7 +18,6 @@ import itertools
 import logging
 import os
 import queue
-import tempfile
 import threading
 import time
 import uuid
@@ -129,7 +128,6 @@ class Scheduler:
 def stand_in_of(model_dir) -> str | None:
     """What a model folder stands in for, as its manifest declares it (tiny_qwen2 stand-ins), else None."""
     import json
-    from pathlib import Path
 
     from .models import MANIFEST
 
@@ -316,20 +314,15 @@ def build_app(scheduler: Scheduler, encode, max_model_len: int, model_name: str,
 def local_server(model_dir: str, name: str, *, batch_size: int = 16, threads: int = 1, log_path: str | None = None,
                  startup_timeout: float = 180.0, max_wait_ms: float = 50.0,
                  max_model_len: int | None = None) -> Iterator[str]:
-    """Serve `model_dir` on 127.0.0.1 for the duration of the block, owned by the caller alone (a private
-    registry, stopped at the end, also when the block fails); yields the /v1 base URL."""
+    """Serve `model_dir` on 127.0.0.1 for the duration of the block, owned by the caller alone (stopped at
+    the end, also when the block fails); yields the /v1 base URL."""
     from . import engines
 
     launch = engines.launch_for({"name": "skyt1", "batch_size": batch_size, "max_wait_ms": max_wait_ms,
                                  "max_model_len": max_model_len},
                                 model_dir, name, threads=threads)
-    with tempfile.TemporaryDirectory(prefix="skyt1-engine-") as registry:
-        try:
-            with engines.lease(launch, Path(registry), log_path=log_path, startup_timeout=startup_timeout,
-                               idle_s=0) as engine:
-                yield engine.url
-        finally:
-            engines.stop_all(Path(registry))
+    with engines.OwnedEngine(launch, log_path, startup_timeout=startup_timeout) as engine:
+        yield engine.url()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,7 +28,7 @@ OPERATIONAL = (
     "*.backend.batch_size", "*.backend.concurrency", "*.backend.threads", "*.backend.timeout_s",
     "*.backend.max_retries", "*.backend.max_wait_ms", "*.backend.max_failure_share",
     "*.backend.gpu_memory_utilization", "*.backend.tensor_parallel_size", "*.backend.device",
-    "*.backend.idle_s", "*.backend.startup_timeout_s", "*.backend.tokens_per_minute",
+    "*.backend.startup_timeout_s", "*.backend.tokens_per_minute",
     # models: what a call costs and where the endpoint is, never which model answers
     "model_spec.price_per_mtok", "model_spec.base_url",
     # where things live
@@ -36,7 +36,7 @@ OPERATIONAL = (
     # training: logging and checkpoint cadence, data loading workers
     "cfg.args.logging_steps", "cfg.args.save_steps", "cfg.args.save_total_limit", "cfg.args.save_strategy",
     "cfg.args.preprocessing_num_workers", "cfg.args.dataloader_num_workers", "cfg.args.report_to",
-    "cfg.args.plot_loss", "cfg.args.overwrite_cache", "cfg.args.logging_dir",
+    "cfg.shards", "cfg.args.plot_loss", "cfg.args.overwrite_cache", "cfg.args.logging_dir",
 )
 
 # The skyt1 module each rule's script runs (the script itself is tracked by Snakemake's code trigger).
@@ -45,13 +45,13 @@ RULE_MODULES = {
     "decontaminate": "skyt1.stages.decontaminate", "sample": "skyt1.stages.sample",
     "rewrite": "skyt1.stages.rewrite", "reject": "skyt1.stages.reject", "mix": "skyt1.stages.mix",
     "train": "skyt1.stages.train", "evaluate": "skyt1.stages.evaluate", "table_main": "skyt1.stages.table",
-    "plot_benchmark": "skyt1.stages.table", "engine": "skyt1.stages.engine",
+    "plot_benchmark": "skyt1.stages.table", "sample_merge": "skyt1.stages.sample",
     "cost": "skyt1.cost",
 }
 
 
-# An engine job's {stage} wildcard -> the config section whose backend it runs, and the resources section
-# of the machine it needs (the stage's rule's).
+# A generation stage -> the config section whose backend its jobs' engines run, and the resources section
+# of the machine such a job needs (the stage's rule's).
 ENGINE_SECTIONS = {"sample": "sample", "rewrite": "rewrite", "eval": "eval"}
 ENGINE_RESOURCES = {"sample": "sample", "rewrite": "rewrite", "eval": "evaluate"}
 
@@ -107,15 +107,6 @@ def _args(rule: str, config: dict, w: dict) -> dict:
         if rule == "sample" and "source" in w:  # the source's user template shapes the teacher's prompt
             args["source_spec"] = config["train_sources"][w["source"]]
         return args
-    if rule == "engine":  # a generation stage's local engine: what the stage's own jobs will lease
-        section = ENGINE_SECTIONS[w["stage"]]
-        if w["stage"] == "eval":
-            model_name, model = w["name"], models[_model_name_for_eval(config, w["name"])]
-        else:
-            model_name = config[section]["model"]
-            model = models[model_name]
-        return {"cfg": {"backend": config[section]["backend"]}, "model_spec": _gen_model(model),
-                "model_name": model_name, "cache": cache}
     if rule == "reject":
         args = {"cfg": config["reject"], "sandbox": config.get("sandbox", {})}
         if "source" in w:  # the source's declared scorer (else its adapter's record format's), and its domain
@@ -213,6 +204,13 @@ def stage_args(rule: str, snakemake, **extra_wildcards) -> dict:
     wildcards = {k: v for k, v in dict(snakemake.wildcards.items()).items()}
     _, ops = split(rule, snakemake.config, **wildcards, **extra_wildcards)
     return join(dict(snakemake.params.spec), ops)
+
+
+def target_args(rule: str, snakemake, key: str, name: str) -> dict:
+    """stage_args for one target of a job with many (rules/common.smk target_specs: the spec by name)."""
+    wildcards = {k: v for k, v in dict(snakemake.wildcards.items()).items()}
+    _, ops = split(rule, snakemake.config, **wildcards, **{key: name})
+    return join(dict(snakemake.params.spec[name]), ops)
 
 
 # ---- code identity -------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from pathlib import Path
 
 from .. import engines, prompts
@@ -10,7 +9,7 @@ from ..errors import SkyT1Error
 from ..generation import Params
 from ..generation.cache import RequestCache
 from ..generation.run import run_items
-from ..io import read_json, stable_hash, write_jsonl
+from ..io import stable_hash, write_jsonl
 from ..models import api_identity, identity
 from ..settings import engine_identity
 
@@ -25,11 +24,11 @@ def model_ref(model_dir: str | None, model_spec: dict):
 
 
 class _EngineClient:
-    """The client on a leased engine; closing it drops the lease (the engine stays warm for the next job)."""
+    """The client on an engine; closing it stops the engine only if this client started it for itself."""
     name = "openai"
 
-    def __init__(self, inner, stack: ExitStack):
-        self.inner, self.stack = inner, stack
+    def __init__(self, inner, own: "engines.OwnedEngine | None" = None):
+        self.inner, self.own = inner, own
 
     def generate(self, conversations, params, on_done):
         self.inner.generate(conversations, params, on_done)
@@ -38,15 +37,17 @@ class _EngineClient:
         try:
             self.inner.close()
         finally:
-            self.stack.close()
+            if self.own is not None:
+                self.own.close()
 
 
 def backend_factory(backend_cfg: dict, model, model_name: str, threads: int, gpus: int, log_path=None,
-                    engine_manifest: dict | None = None, cache_cfg: dict | None = None, seen: dict | None = None):
+                    engine: "engines.OwnedEngine | None" = None, seen: dict | None = None, target: str | None = None):
     """The client for the stage: on an external endpoint (backend openai, an api model), or on a local
-    engine (skyt1, vllm) leased from skyt1.engines. engine_manifest (the engine job's output) gives the
-    interpreter, threads and GPUs the engine was declared with, so every job starts or finds the same one.
-    `seen` receives what the lease found (reused or loaded, load seconds, the engine's log)."""
+    engine (skyt1, vllm). `engine` is the job's own engine (skyt1.engines.OwnedEngine, shared by every
+    target of the job and started on first use); without one, the client starts an engine for itself and
+    stops it when it closes. The factory is only called when a request missed the cache. `seen` receives
+    whether this target's requests started the engine and in how long."""
     from ..generation.openai_backend import OpenAIBackend
 
     def factory():
@@ -59,21 +60,56 @@ def backend_factory(backend_cfg: dict, model, model_name: str, threads: int, gpu
         if isinstance(model, dict):
             raise SkyT1Error(f"backend {kind!r} starts a local engine, but {model_name} is an api model",
                              "set the stage's backend.name to openai")
-        m = engine_manifest or {}
-        launch = engines.launch_for(backend_cfg, model, model_name, threads=m.get("threads", threads),
-                                    gpus=m.get("gpus", gpus), executable=m.get("executable"))
-        stack = ExitStack()
+        own = None
+        eng = engine
+        if eng is None:
+            launch = engines.launch_for(backend_cfg, model, model_name, threads=threads, gpus=gpus)
+            eng = own = engines.owned_for_stage(launch, backend_cfg, log_path)
         try:
-            engine = stack.enter_context(engines.lease_for_stage(launch, backend_cfg, cache_cfg, log_path))
+            loads_before = eng.loads
+            url = eng.url(target)
             if seen is not None:
-                seen.update(kind=kind, reused=engine.reused, load_seconds=engine.load_seconds, log=engine.log)
+                started = eng.loads > loads_before
+                seen.update(kind=kind, started=started, load_seconds=eng.load_seconds if started else 0.0)
             # requests in flight: backend.concurrency, else matched to the engine (openai_backend.default_concurrency)
-            client = OpenAIBackend({"api_model": model_name}, backend_cfg, base_url=engine.url)
-            return _EngineClient(client, stack)
+            client = OpenAIBackend({"api_model": model_name}, backend_cfg, base_url=url)
+            return _EngineClient(client, own)
         except BaseException:
-            stack.close()
+            if own is not None:
+                own.close()
             raise
     return factory
+
+
+class JobEngine:
+    """The engine of one generation job (all targets of one stage for one model, or one shard): an
+    OwnedEngine for a local backend, started on the first cache miss; nothing for an external endpoint.
+    `write(path)` records what it did (the cost ledger counts its loads)."""
+
+    def __init__(self, backend_cfg: dict, model_dir: str | None, model_spec: dict, model_name: str, *,
+                 threads: int = 1, gpus: int = 0, log_path: str | None = None, stage: str = ""):
+        self.backend_cfg, self.stage, self.model_name = backend_cfg, stage, model_name
+        self.owned = None
+        if engines.is_local(backend_cfg) and model_spec.get("source") != "api":
+            launch = engines.launch_for(backend_cfg, model_ref(model_dir, model_spec), model_name, threads=threads, gpus=gpus)
+            self.owned = engines.owned_for_stage(launch, backend_cfg, log_path)
+
+    def __enter__(self):
+        if self.owned is not None:
+            self.owned.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.owned is not None:
+            self.owned.__exit__(*exc)
+
+    def write(self, path, targets) -> None:
+        import socket
+
+        from ..io import write_json
+        record = (self.owned.manifest() if self.owned is not None else
+                  {"kind": self.backend_cfg["name"], "model_name": self.model_name, "loads": 0, "load_seconds": 0.0})
+        write_json(path, {"stage": self.stage, **record, "host": socket.gethostname(), "targets": list(targets)})
 
 
 def generate(stage, keys, user_texts, prompt_cfg, stage_cfg, model_dir, model_spec, out_path, threads=1, gpus=0,
@@ -81,23 +117,21 @@ def generate(stage, keys, user_texts, prompt_cfg, stage_cfg, model_dir, model_sp
     """Build messages, run the stage's backend on the model (its weights folder, or the api spec)
     with resume and the request cache, set failed items aside (check_failures), and return
     (completions by key, stats). A dict given as request_ids receives each item's request key (the
-    request cache's key: model identity, messages, params), for per-row lineage. engine: the path of
-    the engine job's manifest, if the stage has one."""
+    request cache's key: model identity, messages, params), for per-row lineage. engine: the job's
+    OwnedEngine (skyt1.engines), if it has one."""
     model = model_ref(model_dir, model_spec)
     params = params or Params.from_config(stage_cfg["params"])
     conversations = [prompts.build(prompt_cfg, u) for u in user_texts]
     api = isinstance(model, dict)
     model_id = api_identity(model) if api else identity(model)
-    manifest = read_json(engine) if engine else None
-    # the engine job measured its engine's versions in the engine's own environment
-    engine_id = (manifest or {}).get("engine") or engine_identity(stage_cfg["backend"], api=api)
+    engine_id = engine_identity(stage_cfg["backend"], api=api)
     fingerprint = stable_hash({"model": model_id, "engine": engine_id, "prompt": prompt_cfg, "params": params.__dict__})
     cache = None
     if cache_cfg and cache_cfg.get("enabled", True):
         cache = RequestCache(Path(cache_cfg.get("dir", ".cache/skyt1")) / "requests.sqlite")
     seen: dict = {}
     factory = backend_factory(stage_cfg["backend"], model, model_name, threads, gpus, log_path,
-                              engine_manifest=manifest, cache_cfg=cache_cfg, seen=seen)
+                              engine=engine, seen=seen, target=str(out_path))
     try:
         results, stats = run_items(keys, conversations, factory, params, out_path, fingerprint,
                                    cache=cache, model_identity=model_id, engine=engine_id)
@@ -112,8 +146,8 @@ def generate(stage, keys, user_texts, prompt_cfg, stage_cfg, model_dir, model_sp
     stats["model"] = model_id
     stats["engine"] = engine_id
     stats["backend"] = stage_cfg["backend"]["name"]
-    if seen:
-        stats["engine_lease"] = seen
+    # whether this target's requests started the job's engine (none when every request hit the cache)
+    stats["engine_start"] = seen or {"kind": stage_cfg["backend"]["name"], "started": False, "load_seconds": 0.0}
     price = (model_spec or {}).get("price_per_mtok")
     if price:
         stats["cost_usd"] = round(stats["prompt_tokens"] * price.get("input", 0) / 1e6

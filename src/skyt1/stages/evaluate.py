@@ -71,7 +71,7 @@ def settings(eval_params: dict, bench_spec: dict, family: str | None):
 def run(bench_path, model_dir, out_path, summary_path, *, benchmark: str, bench_spec: dict, label: str,
         display: str, eval_cfg: dict, prompt: dict, model_spec: dict, threads: int = 1, gpus: int = 0,
         cache_cfg: dict | None = None, log_path: str | None = None, sandbox_cfg: dict | None = None,
-        family: str | None = None, paper_model: str | None = None, artifacts: dict | None = None, engine: str | None = None,
+        family: str | None = None, paper_model: str | None = None, artifacts: dict | None = None, engine=None,
         evaluator: dict | None = None) -> None:
     """family (eval.models.<label>.family) picks the benchmark's family_templates / family_generation
     entry over its user_template / generation (the original prompts Sky-T1 models differently).

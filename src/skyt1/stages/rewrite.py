@@ -28,7 +28,7 @@ def user_text(row: dict, prompt: dict | None = None) -> str:
 
 def run(traces_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, model_spec: dict,
         threads: int = 1, gpus: int = 0, cache_cfg: dict | None = None, model_name: str = "model",
-        log_path: str | None = None, artifacts: dict | None = None, engine: str | None = None) -> None:
+        log_path: str | None = None, artifacts: dict | None = None, engine=None) -> None:
     rows = read_jsonl(traces_path)
     prompt, prompt_texts = texts.Resolver(cache_cfg, artifacts).resolve_prompt(prompt, "rewrite prompt")
     request_ids: dict = {}
