@@ -19,6 +19,9 @@ from skyt1.stages.common import backend_factory
 
 from conftest import REPO
 
+# Starts engines, trains, runs Snakemake or many sandboxes: outside the fast gate (make test-fast).
+pytestmark = pytest.mark.slow
+
 
 def stats(url):
     with urllib.request.urlopen(url.rsplit("/v1", 1)[0] + "/skyt1/stats", timeout=10) as r:

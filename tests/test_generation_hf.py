@@ -3,6 +3,10 @@ import torch
 
 from skyt1.generation import Params
 from skyt1.generation.hf import TransformersBackend
+import pytest
+
+# Starts engines, trains, runs Snakemake or many sandboxes: outside the fast gate (make test-fast).
+pytestmark = pytest.mark.slow
 
 QUESTIONS = ["Calculate 2+3.", "What is the capital of France?", "Write a haiku about the sea.", "Say hi.",
              "Calculate 12 * 7 and explain."]

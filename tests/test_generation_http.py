@@ -15,6 +15,9 @@ from skyt1.io import read_jsonl, write_jsonl
 from skyt1.serving import local_server
 from skyt1.stages import rewrite
 
+# Starts engines, trains, runs Snakemake or many sandboxes: outside the fast gate (make test-fast).
+pytestmark = pytest.mark.slow
+
 PROMPT = {"system": "You are a helpful assistant.", "fewshot": []}
 API_MODEL = {"source": "api", "api_model": "tiny"}
 

@@ -13,6 +13,9 @@ from skyt1 import lineage, provenance
 from skyt1.errors import SkyT1Error
 from skyt1.io import sha256_file, write_json
 
+# Starts engines, trains, runs Snakemake or many sandboxes: outside the fast gate (make test-fast).
+pytestmark = pytest.mark.slow
+
 SVG = "{http://www.w3.org/2000/svg}"
 
 

@@ -10,6 +10,9 @@ from skyt1.formatting import assemble
 from skyt1.io import write_jsonl
 from skyt1.stages import mix
 
+# Starts engines, trains, runs Snakemake or many sandboxes: outside the fast gate (make test-fast).
+pytestmark = pytest.mark.slow
+
 SYS = "You reason, then answer."
 
 

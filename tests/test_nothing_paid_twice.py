@@ -33,6 +33,9 @@ from skyt1.models import (
 from skyt1.serving import local_server
 from skyt1.stages import rewrite, sample
 
+# Starts engines, trains, runs Snakemake or many sandboxes: outside the fast gate (make test-fast).
+pytestmark = pytest.mark.slow
+
 PROMPT = {"system": "Be brief.", "fewshot": []}
 API_MODEL = {"source": "api", "api_model": "tiny", "price_per_mtok": {"input": 0.15, "output": 0.60}}
 

@@ -16,6 +16,9 @@ import pytest
 import sandbox_hostile_driver as driver
 from skyt1.sandbox import HOST_GRACE_S, Limits, Sandbox
 
+# Starts engines, trains, runs Snakemake or many sandboxes: outside the fast gate (make test-fast).
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 NOBODY = 65534
 

@@ -21,6 +21,9 @@ from skyt1.tiny_qwen2 import ENDOFTEXT, IM_END, IM_START, build_tiny_qwen2
 
 from conftest import REPO, has_llamafactory, run_in_train_env
 
+# Starts engines, trains, runs Snakemake or many sandboxes: outside the fast gate (make test-fast).
+pytestmark = pytest.mark.slow
+
 SYSTEM = "Think first, then answer."
 
 
