@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 CONFIGS = [REPO / "config" / f for f in ("sky-t1-32b.yaml", "smoke-32b.yaml", "gpu-acceptance.yaml")]
 # every rule of the 32B DAG must run; engine jobs are one per (stage, model)
-RULES = {"prepare_model", "data_train", "data_bench", "decontaminate", "engine", "sample", "rewrite", "reject",
+RULES = {"prepare_model", "data_train", "data_bench", "decontaminate", "sample", "sample_merge", "rewrite", "reject",
          "mix", "train", "evaluate", "table_main"}
 
 
@@ -89,12 +89,11 @@ def report(workdir: Path, wall: float) -> None:
     print(f"\n== GPU acceptance: {torch.cuda.get_device_name(0)}; torch {torch.__version__}; wall {wall:.0f} s")
     vllm_python = shutil.which("vllm")
     print(f"vllm executable: {vllm_python}")
-    print("-- engines (one load per stage and model)")
-    for tsv in sorted((workdir / "benchmarks" / "engines").rglob("*.tsv")):
-        log = workdir / "logs" / "engines" / tsv.parent.name / f"{tsv.stem}.log"
-        text = log.read_text(errors="replace") if log.exists() else ""
-        kind = "vllm serve" if "vllm" in text.lower() else "?"
-        print(f"  {tsv.parent.name}/{tsv.stem}: {kind}, job {seconds(workdir, tsv) or 0:.1f} s")
+    print("-- engines (each generation job starts its own: one load per stage, model and shard)")
+    for manifest in sorted((workdir / "results" / "engines").rglob("*.json")):
+        m = json.loads(manifest.read_text())
+        print(f"  {manifest.parent.name}/{manifest.stem}: {m.get('kind')}, {m.get('loads')} load(s), "
+              f"{float(m.get('load_seconds') or 0):.1f} s to load, {len(m.get('targets', []))} targets")
     print("-- generation (the client on its engine)")
     for stage, suffix in (("sample", ".stats.json"), ("eval", ".summary.json")):
         for stats in sorted((workdir / "results" / stage).rglob(f"*{suffix}")):

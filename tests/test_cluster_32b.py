@@ -17,6 +17,9 @@ from conftest import REPO
 
 from skyt1 import config as skyt1_config
 
+# Snakemake dry runs or a model-serving engine: outside the fast gate (make test-fast).
+pytestmark = pytest.mark.slow
+
 PRESET_32B = REPO / "config" / "sky-t1-32b.yaml"
 
 
@@ -59,21 +62,21 @@ def test_slurm_profile_turns_conda_on_and_the_local_profile_does_not():
     assert not any(k in local for k in ("software-deployment-method", "sdm", "use-conda", "deployment-method"))
 
 
-def check_envs(wf, engine_env):
-    want = {"train": "envs/train.yaml", "all": None}
+def check_envs(wf, engine_env, rewrite_env):
+    """A generation job owns its engine (docs/cluster.md), so it runs in the engine's env; the rewriter on
+    an external API is a plain client in the pipeline's."""
+    want = {"train": "envs/train.yaml", "all": None, "sample": engine_env, "evaluate": engine_env,
+            "rewrite": rewrite_env}
     for rule in wf.rules:
-        if rule.name != "engine":
-            assert env_of(wf, rule.name) == want.get(rule.name, "envs/pipeline.yaml"), rule.name
-    for stage in ("sample", "eval"):
-        assert env_of(wf, "engine", stage=stage) == engine_env
+        assert env_of(wf, rule.name) == want.get(rule.name, "envs/pipeline.yaml"), rule.name
 
 
 def test_every_rule_of_the_32b_preset_runs_in_its_env_file(wf32):
-    check_envs(wf32, "envs/vllm.yaml")  # the engines are vLLM's server, training has envs/train.yaml
+    check_envs(wf32, "envs/vllm.yaml", "envs/pipeline.yaml")  # vLLM's server; the rewriter is gpt-4o-mini
 
 
 def test_every_rule_of_the_tiny_preset_runs_in_its_env_file(wf_tiny):
-    check_envs(wf_tiny, "envs/engine-cpu.yaml")  # the CPU engine server
+    check_envs(wf_tiny, "envs/engine-cpu.yaml", "envs/engine-cpu.yaml")  # the CPU engine server
 
 
 def conda_deps(kind):
@@ -130,10 +133,11 @@ def test_8_gpu_jobs_ask_for_one_node(tmp_path):
     cmds = {}
     for rule, body in dry_run_32b(tmp_path):
         cmds.setdefault(rule, submit_command(rule, body))
-    for rule in ("train", "engine"):
+    # the training and every job that starts a vLLM engine (sample, evaluate: docs/cluster.md)
+    for rule in ("train", "sample", "evaluate"):
         assert "--gpus=8" in cmds[rule] and "--nodes=1" in cmds[rule], cmds[rule]
     for rule in ("data_train", "reject", "mix", "table_main"):
-        assert "--gpus" not in cmds[rule] and "--nodes" not in cmds[rule], cmds[rule]
+        assert "--gpus" not in cmds[rule], cmds[rule]
 
 
 # ------------------------------------------------------------------ 7. the internet from the login node
@@ -359,9 +363,9 @@ def test_gpu_acceptance_config_is_valid_and_runs_every_rule(tmp_path):
     assert cfg["eval"]["backend"]["max_model_len"] >= 64 + 1024  # room for a fixture prompt and the answer
 
 
-def test_engine_group_jobs_ask_for_their_gpus_on_one_node(tmp_path):
-    """What is submitted for an engine and its stage's jobs is one group job, whose resources Snakemake
-    aggregates (summed over members side by side, maxed over members in series): still 8 GPUs, 1 node."""
+def test_no_group_jobs_each_generation_job_asks_for_its_gpus_on_one_node(tmp_path):
+    """A job owns its engine (docs/cluster.md), so nothing is grouped: Snakemake would sum `nodes` and GPUs
+    over a group's parallel members. Each sample/evaluate job alone asks for its engine's 8 GPUs on 1 node."""
     from snakemake.api import SnakemakeApi
     from snakemake.settings.types import (ConfigSettings, DAGSettings, OutputSettings, ResourceSettings,
                                           StorageSettings)
@@ -371,11 +375,9 @@ def test_engine_group_jobs_ask_for_their_gpus_on_one_node(tmp_path):
                             config_settings=ConfigSettings(configfiles=[PRESET_32B]),
                             storage_settings=StorageSettings(), snakefile=REPO / "Snakefile", workdir=tmp_path)
         wapi.dag(dag_settings=DAGSettings(targets={"results/table_main.csv"})).execute_workflow(executor="dryrun")
-        groups = [j for j in wapi._workflow.dag.get_jobs_or_groups() if j.is_group()]
-        assert len(groups) == 5  # the teacher's engine and one per eval model
-        for g in groups:
-            res = {k: g.resources.get(k) for k in ("gpu", "nodes", "mem_mb", "runtime")}
-            assert (res["gpu"], res["nodes"]) == (8, 1), (g.groupid, res)
-            body = "resources: " + ", ".join(f"{k}={v}" for k, v in res.items()) + "\nthreads: 16\n"
-            cmd = submit_command(g.groupid, body)
-            assert "--gpus=8" in cmd and "--nodes=1" in cmd, cmd
+        jobs = list(wapi._workflow.dag.get_jobs_or_groups())
+        assert not [j for j in jobs if j.is_group()]
+        gen = [j for j in jobs if j.rule.name in ("sample", "evaluate")]
+        assert len(gen) == 5  # the teacher's one shard, and one per eval model
+        for j in gen:
+            assert j.resources.get("gpu") == 8, j

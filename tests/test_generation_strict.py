@@ -25,6 +25,9 @@ from skyt1.generation.hf import Request
 from skyt1.generation.openai_backend import OpenAIBackend, TokenBudget, default_concurrency, estimate_tokens
 from skyt1.serving import Scheduler, context_error, local_server
 
+# Snakemake dry runs or a model-serving engine: outside the fast gate (make test-fast).
+pytestmark = pytest.mark.slow
+
 CONTEXT = 64  # the max_model_len the test engine enforces (the model's own is 8192)
 
 

@@ -103,6 +103,7 @@ def test_an_unpinned_input_is_refused_in_one_line_unless_allowed(tmp_path):
     assert lock.apply(copy.deepcopy(cfg), REPO)[1] == []
 
 
+@pytest.mark.slow
 def test_a_real_run_stops_before_any_job_on_an_unpinned_input(tmp_path):
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--cores", "1",
            "results/data/train/apps.jsonl", "--configfile", str(REPO / "config/sky-t1-32b.yaml")]

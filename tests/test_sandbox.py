@@ -186,6 +186,7 @@ def _reference_records():
     return he, mb
 
 
+@pytest.mark.slow
 def test_all_humaneval_and_mbpp_reference_solutions_pass():
     """All 164 HumanEval and all 500 MBPP (test split) reference solutions pass the two-sandbox judge,
     and a wrong one on each problem fails."""
