@@ -461,6 +461,9 @@ def test_editing_a_stage_module_reruns_only_its_rule(tmp_path):
     from a copy of the package that the test edits."""
     pkg = tmp_path / "src" / "skyt1"
     shutil.copytree(settings.PACKAGE_ROOT, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    # the package lives in a checkout: its evaluator profiles are the checkout's config/evaluators
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "evaluators").symlink_to(REPO / "config" / "evaluators")
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "src")}
     work = tmp_path / "w"
     target = "results/data/decontam_report.json"
