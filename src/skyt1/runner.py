@@ -56,3 +56,21 @@ def optional_input(snakemake, name: str) -> str | None:
     if isinstance(value, str):
         return value
     return value[0] if len(value) else None
+
+
+def each_target_on_its_engine(sm, rule: str, key: str, stage: str, run_one: Callable[..., str]) -> None:
+    """A generation job's targets (one spec per name in `sm.params.spec`, keyed by wildcard `key`), all on
+    the one engine the job owns (skyt1.stages.common.JobEngine: started on the first cache miss, stopped
+    when the job ends). run_one(i, name, args, engine) makes target i and returns its main output; the
+    engine's manifest (its loads, for the cost ledger) goes to sm.output.engine."""
+    from .settings import target_args
+    from .stages.common import JobEngine
+
+    names = list(sm.params.spec)
+    first = target_args(rule, sm, key, names[0])
+    backend = (first["cfg"] if "cfg" in first else first["eval_cfg"])["backend"]
+    model_name = first["model_name"] if "model_name" in first else sm.wildcards.label
+    with JobEngine(backend, optional_input(sm, "model"), first["model_spec"], model_name, threads=sm.threads,
+                   gpus=sm.resources.get("gpu", 0), log_path=sm.log[0], stage=stage) as engine:
+        outputs = [run_one(i, name, target_args(rule, sm, key, name), engine.owned) for i, name in enumerate(names)]
+    engine.write(sm.output.engine, outputs)
