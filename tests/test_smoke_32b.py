@@ -124,8 +124,9 @@ def test_the_preset_engines_were_loaded_once_per_model_and_shard(run):
     stats += [s["generation"] for s in map(json.loads, map(Path.read_text,
                                                            (run.dir / "results/eval").glob("*/*.summary.json")))]
     assert len(stats) == 12 + 28
-    # a target whose every request was in the request cache starts no engine; each job started one, once
-    assert all(s["generated"] == 0 and s["cached"] == s["items"] for s in stats if not s["engine_start"]["started"])
+    # each job started its engine once, at the first target with a request the cache did not answer (later
+    # targets of the job use the running engine; a job answered wholly from the cache starts none)
+    assert all(s["generated"] > 0 for s in stats if s["engine_start"]["started"])
     assert sum(s["engine_start"]["started"] for s in stats) == 6 and all(s["engine_start"]["kind"] == "skyt1" for s in stats)
 
 
@@ -364,9 +365,10 @@ def test_evaluations_follow_the_presets_families(run):
 
 
 def test_preset_lengths_scaled_to_the_context_are_clamped_not_refused(run):
-    """The smoke config keeps the preset's length ratios at 1/32 (teacher 512 new of a 640-token context,
-    evaluations 2048 of 2048, at 1/16 since real prompts are not scaled): the CPU engine refuses what does not fit with vLLM's 400, so every request
-    above finished only because the client asked for what each prompt left (docs/engine.md)."""
+    """The smoke config keeps the preset's length ratios (teacher 512 new of a 640-token context at 1/32,
+    evaluations 2048 of 2048 at 1/16 since real prompts are not scaled): the CPU engine refuses what does not
+    fit with vLLM's 400, so every request above finished only because the client asked for what each prompt
+    left (docs/engine.md)."""
     import sqlite3
 
     cfg = run.cfg
@@ -377,8 +379,16 @@ def test_preset_lengths_scaled_to_the_context_are_clamped_not_refused(run):
                                                   *(run.dir / "results/eval").glob("*/*.summary.json")])):
         g = s.get("generation", s)
         assert g["failed"] == 0, g["failures"]
-    with sqlite3.connect(run / ".cache/skyt1-smoke/requests.sqlite") as db:
-        rows = [json.loads(v) for (v,) in db.execute("SELECT value FROM requests")]
+    from skyt1.generation.cache import shard_dir
+
+    # the store and the per-job shards that the next run folds into it (skyt1.generation.cache)
+    store = run / ".cache/skyt1-smoke/requests.sqlite"
+    rows = []
+    for f in [store, *sorted(shard_dir(store).glob("*.sqlite"))]:
+        with sqlite3.connect(f) as db:
+            if db.execute("SELECT name FROM sqlite_master WHERE name = 'requests'").fetchone():
+                rows += [json.loads(v) for (v,) in db.execute("SELECT value FROM requests")]
+    assert rows
     assert all(r["prompt_tokens"] + r["completion_tokens"] <= 2048 for r in rows)
     # clamped teacher requests: prompt + completion fill the 640-token context with fewer than 512 new tokens
     assert any(r["prompt_tokens"] + r["completion_tokens"] == 640 and r["completion_tokens"] < 512 for r in rows)
