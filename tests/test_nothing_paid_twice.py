@@ -166,7 +166,7 @@ def test_hub_branch_resolves_to_its_commit_from_the_local_cache(tmp_path, monkey
 
 # ---- call counts -----------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # only its one test: an engine on the tiny model must not outlive it (test_kill_9 checks none is left)
 def server(tiny_model, tmp_path_factory):
     log = tmp_path_factory.mktemp("server") / "server.log"
     with local_server(str(tiny_model), "tiny", batch_size=8, threads=2, log_path=str(log)) as url:
