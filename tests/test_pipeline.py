@@ -527,7 +527,7 @@ def test_html_report_renders_in_headless_chromium(run, tmp_path):
                  "table_main.lineage.svg"] + [f"{b}.png" for b, _ in BENCHES]:
         assert name in dom, name
     for caption in ("Main result table (CSV)", "Main result table (Markdown)", "Token lengths of the SFT examples",
-                    "Benchmark humaneval:", "Benchmark mbpp:"):
+                    "Benchmark humaneval. Left:", "Benchmark mbpp. Left:"):
         assert caption in dom, caption
 
 
