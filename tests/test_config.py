@@ -73,3 +73,26 @@ def test_32b_eval_models_get_verdicts_against_their_paper_column(repo):
     for label, entry in cfg["eval"]["models"].items():
         for bench in cfg["eval"]["benchmarks"]:
             assert reported(cfg["benchmarks"][bench].get("paper_name"), entry["paper_model"]) is not None, (label, bench)
+
+
+def test_schema_defaults_are_filled_by_validation_and_never_from_a_branch():
+    from skyt1.config import fill_defaults
+
+    schema = {
+        "$defs": {"b": {"type": "object", "properties": {"n": {"type": "integer", "default": 1}}}},
+        "type": "object",
+        "properties": {
+            "sample": {"type": "object", "properties": {"shards": {"type": "integer", "default": 1},
+                                                       "seed": {"type": "integer"}}},
+            "benchmarks": {"type": "object", "additionalProperties": {"$ref": "#/$defs/b"}},
+            "x": {"oneOf": [{"type": "object", "properties": {"y": {"default": 3}}}]},
+        },
+    }
+    cfg = {"sample": {"shards": 4}, "benchmarks": {"a": {}, "c": {"n": 2}}, "x": {}}
+    fill_defaults(cfg, schema)
+    assert cfg["sample"] == {"shards": 4}  # a given value stays
+    assert cfg["benchmarks"] == {"a": {"n": 1}, "c": {"n": 2}}  # maps get their entries' defaults
+    assert cfg["x"] == {}  # a default under oneOf is not applied
+    cfg2 = {"sample": {}, "benchmarks": {}}
+    fill_defaults(cfg2, schema)
+    assert cfg2["sample"] == {"shards": 1}

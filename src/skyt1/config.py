@@ -54,6 +54,45 @@ def resolve(user_config: dict, config_dir: Path) -> dict:
     return deep_merge(load_yaml(path), user_config)
 
 
+def _resolve_ref(node: dict, root: dict) -> dict:
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        if not ref.startswith("#/"):
+            raise SkyT1Error(f"schema reference {ref!r} is not local", "keep every $ref inside config/schema.yaml")
+        target = root
+        for part in ref[2:].split("/"):
+            target = target[part]
+        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
+def fill_defaults(instance: Any, schema: dict, root: dict | None = None) -> None:
+    """Set every `default:` of the schema on a validated config, in place (the one place defaults live).
+
+    Follows properties, $ref, additionalProperties (maps such as benchmarks) and items; a default under
+    oneOf/anyOf/if is never applied (which branch holds is the validator's business, not ours)."""
+    root = schema if root is None else root
+    schema = _resolve_ref(schema, root)
+    if not isinstance(schema, dict):
+        return
+    if isinstance(instance, dict):
+        props = schema.get("properties", {})
+        for key, sub in props.items():
+            sub = _resolve_ref(sub, root)
+            if key not in instance and isinstance(sub, dict) and "default" in sub:
+                instance[key] = copy.deepcopy(sub["default"])
+            if key in instance:
+                fill_defaults(instance[key], sub, root)
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            for key, value in instance.items():
+                if key not in props:
+                    fill_defaults(value, extra, root)
+    elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        for item in instance:
+            fill_defaults(item, schema["items"], root)
+
+
 def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "<top level>"
 
@@ -64,6 +103,7 @@ def validate(config: dict, schema_path: Path) -> None:
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(list(e.absolute_path)), _key_path(e)))
     if not errors:
+        fill_defaults(config, schema)
         _check_references(config)
         return
     err = jsonschema.exceptions.best_match(errors)
