@@ -370,29 +370,11 @@ class TransformersBackend:
         return Completion(texts, list(item.reasons), prompt_tokens=len(item.req.prompt), completion_tokens=ntok)
 
     def _sample(self, logits, items: list["_Live"]):
-        """One token per row: argmax for greedy rows; for the others temperature, top-k and top-p per row,
-        then a draw from each request's own generator (so a request's samples do not depend on what else
-        shares the batch)."""
-        torch = self.torch
-        token = logits.argmax(dim=-1)
-        sampled = [r for r, it in enumerate(items) if it.req.temperature > 0]
-        if not sampled:
-            return token
-        idx = torch.tensor(sampled, device=logits.device)
-        reqs = [items[r].req for r in sampled]
-        temp = torch.tensor([q.temperature for q in reqs], device=logits.device, dtype=torch.float32)[:, None]
-        probs = torch.softmax(logits[idx].float() / temp, dim=-1)
-        if any(q.top_p < 1.0 or q.top_k > 0 for q in reqs):
-            sorted_p, sorted_i = probs.sort(dim=-1, descending=True)
-            top_p = torch.tensor([q.top_p if q.top_p < 1.0 else float("inf") for q in reqs], device=logits.device)[:, None]
-            drop = sorted_p.cumsum(-1) - sorted_p > top_p
-            top_k = torch.tensor([q.top_k if q.top_k > 0 else probs.shape[-1] for q in reqs], device=logits.device)
-            drop |= torch.arange(probs.shape[-1], device=logits.device)[None, :] >= top_k[:, None]
-            sorted_p[drop] = 0.0
-            probs = torch.zeros_like(probs).scatter_(-1, sorted_i, sorted_p)
-        for j, r in enumerate(sampled):
-            token[r] = torch.multinomial(probs[j], 1, generator=items[r].gen)[0]
-        return token
+        """One token per row, each with its request's own parameters and generator (generation/sampler.py)."""
+        from .sampler import RowParams, sample  # torch is imported lazily here, as everywhere in this module
+
+        params = [RowParams(it.req.temperature, it.req.top_p, it.req.top_k) for it in items]
+        return sample(logits, params, [it.gen for it in items])
 
     def _prefix(self, prompts: list[list[int]]):
         """The prompt prefix the batch shares (system prompt and chat template), run once.
