@@ -1,7 +1,7 @@
 """Generation throughput of the tiny model, measured side by side in one run on the same prompts.
 
 Prints generated tokens/s for: transformers at batch 1, in-process continuous batching (the decoder the
-engine server runs), and the stages' one client path (the CPU engine server started through skyt1.engines,
+engine server runs), and the stages' one client path (the CPU engine server started through skyt1.engine.owned,
 the OpenAI-compatible client with twice the engine's batch in flight), each with its ratio to batch 1
 and its share of this machine's compute-bound ceiling for the model, computed from a measured fp32
 matmul rate: ceiling tok/s = matmul FLOP/s / (2 x parameters).
@@ -103,7 +103,7 @@ def clients_at_once(url: str, convs, params_per_client) -> tuple[int, float, flo
 
 def mixed_vs_one_setting(args) -> None:
     from skyt1.generation import Params
-    from skyt1.serving import local_server
+    from skyt1.engine.server import local_server
 
     convs = prompts(args.prompts)
     m = args.max_new_tokens
@@ -147,7 +147,7 @@ def main() -> None:
     if args.mixed_only:
         return mixed_vs_one_setting(args)
     from skyt1.generation import Params
-    from skyt1.generation.hf import TransformersBackend
+    from skyt1.engine.runner import TransformersBackend
 
     from skyt1.stages.common import backend_factory
 

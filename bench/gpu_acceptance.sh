@@ -69,7 +69,7 @@ if [ ! -x .venv-vllm/bin/vllm ]; then
   .venv-vllm/bin/python -m pip install -q --no-deps -e . >>"$log" 2>&1
 fi
 echo "gpu_acceptance: environments ready in $(( $(date +%s) - t0 )) s"
-# only `vllm` from its environment on PATH: the engine rule looks it up there (skyt1.engines), every
+# only `vllm` from its environment on PATH: the engine rule looks it up there (skyt1.engine.owned), every
 # other rule keeps .venv's python
 mkdir -p .gpu-acceptance/bin
 ln -sf "$REPO/.venv-vllm/bin/vllm" .gpu-acceptance/bin/vllm

@@ -60,7 +60,7 @@ def main() -> int:
     import torch
 
     from skyt1.generation import Params
-    from skyt1.generation.hf import TransformersBackend
+    from skyt1.engine.runner import TransformersBackend
 
     if not torch.cuda.is_available():
         print("no CUDA GPU visible", file=sys.stderr)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from skyt1 import cluster as skyt1_cluster
 from skyt1 import config as skyt1_config
-from skyt1 import engines as skyt1_engines
+from skyt1.engine import owned as skyt1_engines
 from skyt1 import settings as skyt1_settings
 from skyt1.errors import SkyT1Error
 
@@ -99,7 +99,7 @@ def code(rule):
     return skyt1_settings.code_hash(rule)
 
 
-# ---- generation stages: one job per (stage, model[, shard]) that owns its engine (skyt1.engines) ----
+# ---- generation stages: one job per (stage, model[, shard]) that owns its engine (skyt1.engine.owned) ----
 ENGINE_RESOURCES = skyt1_settings.ENGINE_RESOURCES
 # The sources the teacher samples (a passthrough source keeps its own responses).
 GENERATED = [s for s in SOURCES if not config["train_sources"][s].get("passthrough")]
@@ -107,7 +107,7 @@ SHARDS = int(config["sample"].get("shards", 1))
 
 
 def gen_res(stage, key, targets):
-    """A generation job's resource (skyt1.engines.job_resource): the stage's machine, the engine's GPUs,
+    """A generation job's resource (skyt1.engine.owned.job_resource): the stage's machine, the engine's GPUs,
     one engine start plus the stage's runtime per target."""
     return skyt1_engines.job_resource(config, stage, key, targets)
 

@@ -1,7 +1,7 @@
 rule sample:
     """The teacher answers the training questions of every source: shard {shard} of sample.shards (every
     shards-th record of each source). The job starts the teacher's engine on its first cache miss, runs
-    every source through it and stops it (skyt1.engines.OwnedEngine): one load per shard."""
+    every source through it and stops it (skyt1.engine.owned.OwnedEngine): one load per shard."""
     input:
         records=expand("results/data/clean/{source}.jsonl", source=GENERATED),
         model=model_dir(config["sample"]["model"]),

@@ -318,7 +318,7 @@ def test_extensions_dir_is_per_cpu_model(monkeypatch):
 
 def test_vllm_argv_has_no_flag_the_pinned_vllm_removed(tmp_path):
     """vLLM 0.12 removed --disable-log-requests (vllm-project/vllm#29402); 0.34.0 would exit on it."""
-    from skyt1 import engines
+    from skyt1.engine import owned as engines
 
     cfg = skyt1_config.resolve(skyt1_config.load_yaml(PRESET_32B), REPO / "config")
     exe = tmp_path / "vllm"

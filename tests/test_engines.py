@@ -1,4 +1,4 @@
-"""Local engines (skyt1.engines): the real CPU engine server on the real tiny model, owned by the job that
+"""Local engines (skyt1.engine.owned): the real CPU engine server on the real tiny model, owned by the job that
 needs it (started on first use, stopped when the job ends, fails or is killed), and every way it can fail
 to start is one clear line."""
 import json
@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from skyt1 import config as skyt1_config
-from skyt1 import engines
+from skyt1.engine import owned as engines
 from skyt1.errors import SkyT1Error
 from skyt1.generation import Params
 from skyt1.stages.common import backend_factory
@@ -77,7 +77,7 @@ def test_a_failing_or_killed_job_leaves_no_engine(tiny_model, tmp_path):
     # (PR_SET_PDEATHSIG), with or without cgroup tracking.
     for sig in (signal.SIGTERM, signal.SIGKILL):
         holder = subprocess.Popen([sys.executable, "-c", (
-            "import time; from skyt1 import engines\n"
+            "import time; from skyt1.engine import owned as engines\n"
             f"launch = engines.launch_for({{'name': 'skyt1', 'batch_size': 2}}, {str(tiny_model)!r}, 'tiny', threads=1)\n"
             "with engines.OwnedEngine(launch) as eng:\n"
             "    eng.url(); print(eng.pid, flush=True); time.sleep(600)\n")], stdout=subprocess.PIPE, text=True)

@@ -2,7 +2,7 @@
 import torch
 
 from skyt1.generation import Params
-from skyt1.generation.hf import TransformersBackend
+from skyt1.engine.runner import TransformersBackend
 import pytest
 
 # Starts engines, trains, runs Snakemake or many sandboxes: outside the fast gate (make test-fast).
@@ -51,9 +51,9 @@ def test_sampling_is_seeded_and_gives_n_samples(tiny_model):
 
 
 def test_growing_cache_matches_concatenation_through_growth_select_and_join():
-    from skyt1.generation.hf import _growing_cache_class
+    from skyt1.engine.cache import growing_cache_class
 
-    cache_cls = _growing_cache_class()
+    cache_cls = growing_cache_class()
     gen = torch.Generator().manual_seed(0)
 
     def states(b, n):
@@ -82,13 +82,13 @@ def test_growing_cache_matches_concatenation_through_growth_select_and_join():
 
 
 def test_prepacked_linear_matches_plain_linear():
-    from skyt1.generation.hf import PACKED_MAX_ROWS, _prepack_linears
+    from skyt1.engine.kernels import PACKED_MAX_ROWS, prepack_linears
 
     model = torch.nn.Sequential(torch.nn.Linear(64, 96), torch.nn.Linear(96, 80, bias=False))
     x_small, x_big = torch.randn(2, 5, 64), torch.randn(PACKED_MAX_ROWS + 1, 64)
     with torch.inference_mode():
         expected = [model(x_small), model(x_big)]
-        assert _prepack_linears(model) == (2 if torch.backends.mkldnn.is_available() else 0)
+        assert prepack_linears(model) == (2 if torch.backends.mkldnn.is_available() else 0)
         got = [model(x_small), model(x_big)]
     for e, g in zip(expected, got):
         assert g.shape == e.shape and torch.allclose(g, e, atol=1e-5)

@@ -12,7 +12,7 @@ from skyt1.errors import SkyT1Error
 from skyt1.generation import Params
 from skyt1.generation.openai_backend import OpenAIBackend
 from skyt1.io import read_jsonl, write_jsonl
-from skyt1.serving import local_server
+from skyt1.engine.server import local_server
 from skyt1.stages import rewrite
 
 # Starts engines, trains, runs Snakemake or many sandboxes: outside the fast gate (make test-fast).

@@ -1,6 +1,6 @@
 """The CPU engine as strict as vLLM, and the client that fits it (issue 21).
 
-The engine (python -m skyt1.serving, the real tiny model): vLLM's 400 for a request that does not fit the
+The engine (python -m skyt1.engine.server, the real tiny model): vLLM's 400 for a request that does not fit the
 context, vLLM's defaults for fields a request leaves out (never the model folder's generation_config.json),
 per-request sampling parameters inside one batch. The client: max_tokens clamped to the context left on a
 local engine, no retry of a read timeout on a live local engine, concurrency matched to vLLM's max-num-seqs,
@@ -18,12 +18,12 @@ from faultproxy import FaultProxy
 
 from conftest import REPO
 from skyt1 import config as skyt1_config
-from skyt1 import engines
+from skyt1.engine import owned as engines
 from skyt1.generation import Params
 from skyt1.generation import openai_backend
-from skyt1.generation.hf import Request
+from skyt1.engine.runner import Request
 from skyt1.generation.openai_backend import OpenAIBackend, TokenBudget, default_concurrency, estimate_tokens
-from skyt1.serving import Scheduler, context_error, local_server
+from skyt1.engine.server import Scheduler, context_error, local_server
 
 # Snakemake dry runs or a model-serving engine: outside the fast gate (make test-fast).
 pytestmark = pytest.mark.slow

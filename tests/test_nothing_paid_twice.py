@@ -19,7 +19,8 @@ import pytest
 from conftest import OVERRIDE, REPO, TINY, snakemake
 
 from skyt1 import config as skyt1_config
-from skyt1 import cost, engines, settings
+from skyt1 import cost, settings
+from skyt1.engine import owned as engines
 from skyt1.generation.run import _load_partial, partial_path
 from skyt1.io import read_jsonl, write_jsonl
 from skyt1.models import (
@@ -30,7 +31,7 @@ from skyt1.models import (
     resolve_hub_commit,
     weights_sha256,
 )
-from skyt1.serving import local_server
+from skyt1.engine.server import local_server
 from skyt1.stages import rewrite, sample
 
 # Starts engines, trains, runs Snakemake or many sandboxes: outside the fast gate (make test-fast).
@@ -101,9 +102,9 @@ def test_price_is_operational_for_generation_but_counts_in_the_ledger():
 
 def test_code_hash_follows_the_stage_and_what_it_imports(tmp_path, monkeypatch):
     mods = settings.code_modules("skyt1.stages.sample")
-    assert {"skyt1.stages.sample", "skyt1.stages.common", "skyt1.generation.run", "skyt1.engines",
+    assert {"skyt1.stages.sample", "skyt1.stages.common", "skyt1.generation.run", "skyt1.engine.owned",
             "skyt1.generation.openai_backend", "skyt1.io"} <= set(mods)  # lazy imports in functions count
-    assert "skyt1.generation.hf" not in mods  # the engine's decoder runs behind HTTP, not in the stage
+    assert "skyt1.engine.runner" not in mods  # the engine's decoder runs behind HTTP, not in the stage
     assert "skyt1.stages.train" not in mods and "skyt1.stages.mix" not in mods
     pkg = tmp_path / "skyt1"
     shutil.copytree(settings.PACKAGE_ROOT, pkg, ignore=shutil.ignore_patterns("__pycache__"))
@@ -283,7 +284,7 @@ def engine_gone(model_dir, timeout=180.0):
     over 30 s once."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        out = subprocess.run(["pgrep", "-f", f"skyt1.serving --model {model_dir.resolve()} "], capture_output=True, text=True)
+        out = subprocess.run(["pgrep", "-f", f"skyt1.engine.server --model {model_dir.resolve()} "], capture_output=True, text=True)
         if not out.stdout.strip():
             return True
         time.sleep(0.2)

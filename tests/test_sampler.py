@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from skyt1.generation.sampler import CANDIDATES, RowParams, sample  # noqa: E402
+from skyt1.engine.sampler import CANDIDATES, RowParams, sample  # noqa: E402
 
 
 def reference_probs(logits: torch.Tensor, p: RowParams) -> torch.Tensor:

@@ -15,7 +15,7 @@ import pytest
 from conftest import GPU_OVERRIDE, OVERRIDE, REPO, snakemake
 
 from skyt1 import config as skyt1_config
-from skyt1 import engines
+from skyt1.engine import owned as engines
 
 pytestmark = pytest.mark.slurm
 CLUSTER = REPO / ".ci" / "slurm"
@@ -33,7 +33,7 @@ NODE_CPUS = 2
 STAGE = {"data_train": "data", "data_bench": "data", "decontaminate": "decontaminate", "prepare_model": "prepare_model",
          "sample": "sample", "sample_merge": "reject", "rewrite": "rewrite", "reject": "reject", "mix": "mix",
          "train": "train", "evaluate": "evaluate", "table_main": "table"}
-# The generation rules: one job per (stage, model[, shard]) that owns its engine (skyt1.engines).
+# The generation rules: one job per (stage, model[, shard]) that owns its engine (skyt1.engine.owned).
 GEN = {"sample": "sample", "rewrite": "rewrite", "evaluate": "eval"}
 GPU_STAGES = {"sample", "train", "evaluate"}  # the stages that take GPUs in the 32B preset
 SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")

@@ -52,9 +52,9 @@ def _served_ids(tok, messages) -> list[int]:
 
 
 def _our_engine_ids(tok, messages) -> list[int]:
-    """The same request through this project's own engine (skyt1.generation.hf), which the tiny preset and
+    """The same request through this project's own engine (skyt1.engine.runner), which the tiny preset and
     the CPU smoke run use in vLLM's place."""
-    from skyt1.generation.hf import TransformersBackend
+    from skyt1.engine.runner import TransformersBackend
 
     class _Engine:
         pass

@@ -9,7 +9,7 @@ preset, the smoke run's fixtures) submits every job. docs/cluster-32b.md says wh
 
 from __future__ import annotations
 
-from . import engines
+from .engine import owned
 from .data.catalog import PACKAGED
 
 
@@ -43,7 +43,7 @@ def internet_rules(config: dict) -> dict[str, str]:
         if hub:
             out[rule] = f"reads hub datasets ({', '.join(hub)})"
     rewrite_model = config["models"].get(config["rewrite"]["model"], {})
-    if rewrite_model.get("source") == "api" and not engines.on_engine(config, "rewrite"):
+    if rewrite_model.get("source") == "api" and not owned.on_engine(config, "rewrite"):
         out["rewrite"] = f"calls the {rewrite_model.get('api_model', config['rewrite']['model'])} API"
     return out
 

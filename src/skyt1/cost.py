@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from .config import resource
-from .engines import engine_gpus, on_engine
+from .engine.owned import engine_gpus, on_engine
 from .io import write_text
 from .settings import ENGINE_RESOURCES
 

@@ -2,7 +2,7 @@
 
 gpt-4o-mini cannot be called here (no key, no network). The smoke run keeps the rewrite stage on the
 preset's own path, the `openai` client against an OpenAI-compatible endpoint with the key from
-OPENAI_API_KEY, and points that client (SKYT1_OPENAI_BASE_URL) at a local server (skyt1.serving) serving
+OPENAI_API_KEY, and points that client (SKYT1_OPENAI_BASE_URL) at a local server (skyt1.engine.server) serving
 a random tiny Qwen2 under the API model's name. It is a declared stand-in: the config declares it
 (`models.<name>: {source: tiny_qwen2, stand_in_for: gpt-4o-mini}`), its manifest says so, and the server's
 /health and /v1/models say `stand_in_for: gpt-4o-mini`.
@@ -58,7 +58,7 @@ def serve_rewriter(cfg: dict, model_dir: str | Path, *, log_path: str | None = N
                    batch_size: int = 16) -> Iterator[dict]:
     """Serve the rewriter's stand-in on loopback for the block; yields the environment a run needs
     (SKYT1_OPENAI_BASE_URL and a dummy OPENAI_API_KEY)."""
-    from .serving import local_server
+    from .engine.server import local_server
 
     _, _, api_model = rewriter_stand_in(cfg)
     folder = prepare(cfg, model_dir)

@@ -1,5 +1,5 @@
 """Generation: one client path for every stage. Requests go through the OpenAI-compatible client
-(openai_backend) to an engine that skyt1.engines picks by the stage's `backend.name`: skyt1 (the
+(openai_backend) to an engine that skyt1.engine.owned picks by the stage's `backend.name`: skyt1 (the
 project's CPU engine server), vllm (`vllm serve` on GPUs) or openai (an external endpoint). hf.py is the
 CPU engine server's decoder; no stage decodes in-process."""
 

@@ -1,4 +1,4 @@
-"""The one client path of every generation stage: OpenAI-compatible HTTP against an engine (skyt1.engines:
+"""The one client path of every generation stage: OpenAI-compatible HTTP against an engine (skyt1.engine.owned:
 the project's CPU engine server, `vllm serve`, or an external endpoint such as gpt-4o-mini's).
 
 The API key comes from OPENAI_API_KEY only and is never logged. Requests run concurrently up to
@@ -51,7 +51,7 @@ def default_concurrency(cfg: dict, n: int) -> int:
     """Requests in flight when backend.concurrency is not set. vllm: the engine's max-num-seqs in sequences
     (n per request), so it is kept full and no request waits in its queue on the client's timeout; the CPU
     engine: twice its batch (its continuous batching stays full); an external endpoint: 8."""
-    from ..engines import max_num_seqs
+    from ..engine.owned import max_num_seqs
 
     kind = cfg.get("name")
     if kind == "vllm":

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import engines, prompts
+from .. import prompts
+from ..engine import owned as engines
 from ..errors import SkyT1Error
 from ..generation import Params
 from ..generation.cache import RequestCache
@@ -44,7 +45,7 @@ class _EngineClient:
 def backend_factory(backend_cfg: dict, model, model_name: str, threads: int, gpus: int, log_path=None,
                     engine: "engines.OwnedEngine | None" = None, seen: dict | None = None, target: str | None = None):
     """The client for the stage: on an external endpoint (backend openai, an api model), or on a local
-    engine (skyt1, vllm). `engine` is the job's own engine (skyt1.engines.OwnedEngine, shared by every
+    engine (skyt1, vllm). `engine` is the job's own engine (skyt1.engine.owned.OwnedEngine, shared by every
     target of the job and started on first use); without one, the client starts an engine for itself and
     stops it when it closes. The factory is only called when a request missed the cache. `seen` receives
     whether this target's requests started the engine and in how long."""
@@ -118,7 +119,7 @@ def generate(stage, keys, user_texts, prompt_cfg, stage_cfg, model_dir, model_sp
     with resume and the request cache, set failed items aside (check_failures), and return
     (completions by key, stats). A dict given as request_ids receives each item's request key (the
     request cache's key: model identity, messages, params), for per-row lineage. engine: the job's
-    OwnedEngine (skyt1.engines), if it has one."""
+    OwnedEngine (skyt1.engine.owned), if it has one."""
     model = model_ref(model_dir, model_spec)
     params = params or Params.from_config(stage_cfg["params"])
     conversations = [prompts.build(prompt_cfg, u) for u in user_texts]

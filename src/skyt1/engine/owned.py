@@ -1,7 +1,7 @@
 """Generation engines behind the one OpenAI-compatible client path (generation.openai_backend).
 
 A stage's `backend.name` picks the engine its requests go to:
-- `skyt1`: the project's CPU engine server (skyt1.serving: continuous batching on transformers), whose
+- `skyt1`: the project's CPU engine server (skyt1.engine.server: continuous batching on transformers), whose
   transformers internals stay behind the HTTP boundary, in the process of the environment that started it;
 - `vllm`: vLLM's own OpenAI-compatible server (`vllm serve`), tensor-parallel over the job's GPUs, with the
   preset's engine arguments (needs CUDA GPUs and the vllm package: envs/vllm.yaml);
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .errors import SkyT1Error
+from ..errors import SkyT1Error
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def is_local(backend_cfg: dict) -> bool:
 
 def on_engine(config: dict, stage: str) -> bool:
     """Whether a generation stage (sample, rewrite, eval) runs on a local engine of its own."""
-    from .settings import ENGINE_SECTIONS
+    from ..settings import ENGINE_SECTIONS
 
     return is_local(config[ENGINE_SECTIONS[stage]]["backend"])
 
@@ -59,8 +59,8 @@ def on_engine(config: dict, stage: str) -> bool:
 def engine_gpus(config: dict, stage: str) -> int:
     """GPUs of a stage's engine: vLLM takes exactly its tensor-parallel GPUs (one node), the others
     resources.<stage's rule>.gpu."""
-    from .config import resource
-    from .settings import ENGINE_RESOURCES, ENGINE_SECTIONS
+    from ..config import resource
+    from ..settings import ENGINE_RESOURCES, ENGINE_SECTIONS
 
     backend = config[ENGINE_SECTIONS[stage]]["backend"]
     if backend["name"] == "vllm":
@@ -72,8 +72,8 @@ def job_resource(config: dict, stage: str, key: str, targets: int = 1):
     """A resource of a generation stage's job, which runs `targets` targets (benchmarks, sources) of one
     model and owns its engine: the stage's threads and memory, the engine's GPUs (vLLM: its tensor-parallel
     size), and a runtime of one engine start (resources.engine.runtime) plus the stage's runtime per target."""
-    from .config import resource
-    from .settings import ENGINE_RESOURCES
+    from ..config import resource
+    from ..settings import ENGINE_RESOURCES
 
     section = ENGINE_RESOURCES[stage]
     if key == "gpu":
@@ -98,7 +98,7 @@ class Launch:
 
 @register("skyt1")
 def _skyt1_argv(cfg: dict, model_dir: str, name: str, threads: int, gpus: int, executable: str | None) -> list[str]:
-    return [executable or sys.executable, "-m", "skyt1.serving", "--model", model_dir, "--name", name,
+    return [executable or sys.executable, "-m", "skyt1.engine.server", "--model", model_dir, "--name", name,
             "--port", "{port}", "--batch-size", str(cfg.get("batch_size", 16)), "--threads", str(max(1, threads)),
             "--max-wait-ms", str(cfg.get("max_wait_ms", 50)), "--dtype", cfg.get("dtype", "float32"),
             "--device", cfg.get("device", "auto")] \

@@ -1,4 +1,7 @@
-"""transformers backend: batched generate() on CPU or GPU, prompts sorted by length."""
+"""The engine's model runner: loads the model with transformers, prefills and decodes with continuous
+batching (each row with its request's own sampling parameters), on CPU or one GPU. The scheduler
+(scheduler.py) feeds it; the KV cache (cache.py), the patched kernels (kernels.py) and the sampler
+(sampler.py) are its parts."""
 
 from __future__ import annotations
 
@@ -6,189 +9,17 @@ import logging
 import os
 import time
 from collections import deque
-from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
 from ..errors import SkyT1Error
-from . import Completion, OnDone, Params
+from ..generation import Completion, OnDone, Params
+from .cache import growing_cache_class
+from .kernels import prepack_linears, register_attention
+from .request import Live, Request
+from .sampler import RowParams, sample
 
 log = logging.getLogger(__name__)
-
-GQA_SDPA = "skyt1_gqa_sdpa"
-
-
-@dataclass(frozen=True)
-class Request:
-    """One request as the decoding loop sees it: its prompt ids and its own sampling parameters
-    (vLLM's SamplingParams, the part this engine implements; top_k 0 = off, seed None = unseeded)."""
-    prompt: list[int]
-    max_tokens: int
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0
-    n: int = 1
-    seed: int | None = None
-    stop: tuple[str, ...] = ()
-
-    @classmethod
-    def from_params(cls, prompt: list[int], params: Params) -> "Request":
-        return cls(prompt, params.max_new_tokens, params.temperature, params.top_p, 0, params.n, params.seed)
-
-
-@dataclass
-class _Live:
-    """A request being decoded: its rows' tokens, finish reasons and its generator."""
-    req: Request
-    gen: object
-    tokens: list = field(default_factory=list)
-    texts: list = field(default_factory=list)
-    reasons: list = field(default_factory=list)
-    left: int = 0
-
-    def __post_init__(self):
-        n = self.req.n
-        self.tokens, self.texts, self.reasons, self.left = [[] for _ in range(n)], [None] * n, [None] * n, n
-
-
-def _gqa_sdpa(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs):
-    """SDPA attention that lets torch handle grouped-query attention (enable_gqa) instead of
-    transformers' repeat_kv, which copies the whole KV cache of every layer at every decoding step:
-    that copy was 43% of a batch-64 decode step of SmolLM2 on CPU. Same numbers, no copy."""
-    import torch.nn.functional as F
-
-    mask = attention_mask
-    if mask is not None and mask.ndim == 4:
-        mask = mask[:, :, :, : key.shape[-2]]
-    if is_causal is None:
-        is_causal = query.shape[2] > 1 and mask is None
-    out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout, scale=scaling,
-                                         is_causal=is_causal, enable_gqa=key.shape[1] != query.shape[1])
-    return out.transpose(1, 2).contiguous(), None
-
-
-def _growing_cache_class():
-    """A DynamicCache that writes new keys/values in place into preallocated buffers.
-
-    DynamicCache appends with torch.cat, which allocates and copies every layer's whole cache at
-    every decoding step; with glibc's malloc those fresh multi-MB blocks are page-faulted in each
-    time, and that copy was 40% of a batch-32 decode step of SmolLM2 on CPU (profiled). Here each
-    layer's buffer doubles when full, so a step writes one position and hands out views."""
-    import torch
-    from transformers import DynamicCache
-
-    class GrowingCache(DynamicCache):
-        def __init__(self) -> None:
-            super().__init__()
-            self._buffers: list[list[torch.Tensor]] = []  # per layer: [keys, values], (B, H, capacity, D)
-            self._lengths: list[int] = []
-
-        def update(self, key_states, value_states, layer_idx, cache_kwargs=None):
-            n = key_states.shape[-2]
-            if layer_idx == 0:
-                self._seen_tokens += n
-            if layer_idx == len(self._buffers):
-                shape = key_states.shape[:2] + (max(2 * n, 64),) + key_states.shape[3:]
-                self._buffers.append([key_states.new_zeros(shape), value_states.new_zeros(shape)])
-                self._lengths.append(0)
-                self.key_cache.append(key_states)
-                self.value_cache.append(value_states)
-            start = self._lengths[layer_idx]
-            if start + n > self._buffers[layer_idx][0].shape[-2]:
-                self._move(layer_idx, 2 * (start + n))
-            for buf, new in zip(self._buffers[layer_idx], (key_states, value_states)):
-                buf[:, :, start:start + n] = new
-            self._lengths[layer_idx] = start + n
-            self._views(layer_idx)
-            return self.key_cache[layer_idx], self.value_cache[layer_idx]
-
-        def _move(self, layer_idx: int, capacity: int, left_pad: int = 0) -> None:
-            """Copy the layer's used positions into new zeroed buffers of `capacity` positions,
-            shifted right by `left_pad` (the padding stays zero and is masked out)."""
-            length = self._lengths[layer_idx]
-            for j, old in enumerate(self._buffers[layer_idx]):
-                buf = old.new_zeros(old.shape[:2] + (capacity,) + old.shape[3:])
-                buf[:, :, left_pad:left_pad + length] = old[:, :, :length]
-                self._buffers[layer_idx][j] = buf
-            self._lengths[layer_idx] = length + left_pad
-            self._views(layer_idx)
-
-        def _views(self, layer_idx: int) -> None:
-            end = self._lengths[layer_idx]
-            self.key_cache[layer_idx] = self._buffers[layer_idx][0][:, :, :end]
-            self.value_cache[layer_idx] = self._buffers[layer_idx][1][:, :, :end]
-
-        def batch_select_indices(self, indices) -> None:
-            for layer, bufs in enumerate(self._buffers):
-                bufs[:] = [b.index_select(0, indices) for b in bufs]
-                self._views(layer)
-
-        def repeated(self, rows: int) -> "GrowingCache":
-            """A new cache holding `rows` copies of this one-row cache (a shared prompt prefix)."""
-            copy = GrowingCache()
-            copy._seen_tokens, copy._lengths = self._seen_tokens, list(self._lengths)
-            index = torch.zeros(rows, dtype=torch.long, device=self._buffers[0][0].device)
-            for layer, bufs in enumerate(self._buffers):
-                copy._buffers.append([b.index_select(0, index) for b in bufs])
-                copy.key_cache.append(None)
-                copy.value_cache.append(None)
-                copy._views(layer)
-            return copy
-
-        def join(self, other: "GrowingCache") -> None:
-            """Append other's rows below ours, left-padding the shorter side to the longer."""
-            for layer in range(len(self._buffers)):
-                length = max(self._lengths[layer], other._lengths[layer])
-                capacity = max(2 * length, 64)
-                for cache in (self, other):
-                    cache._move(layer, capacity, left_pad=length - cache._lengths[layer])
-                self._buffers[layer] = [torch.cat([a, b]) for a, b in zip(self._buffers[layer], other._buffers[layer])]
-                self._views(layer)
-            self._seen_tokens = max(self._seen_tokens, other._seen_tokens)
-
-    return GrowingCache
-
-
-PACKED_MAX_ROWS = 256  # above this many rows (prefill) the plain MKL GEMM is as fast or faster
-
-
-def _prepack_linears(model) -> int:
-    """Give every fp32 CPU nn.Linear a oneDNN-prepacked copy of its weight for decoding.
-
-    A decode step multiplies a few dozen rows by every weight matrix; plain F.linear re-packs the
-    weight on each call, which measured 1.3-3.4x slower than a prepacked oneDNN GEMM at 8-32 rows
-    (SmolLM2 shapes, lm_head included). Numbers match F.linear to fp32 rounding. Costs one extra
-    copy of the weights in memory. Returns how many layers were packed (0 when oneDNN is absent)."""
-    import types
-
-    import torch
-    import torch.nn.functional as F
-
-    if not torch.backends.mkldnn.is_available():
-        return 0
-
-    def forward(self, x):
-        if x.numel() // x.shape[-1] > PACKED_MAX_ROWS:
-            return F.linear(x, self.weight, self.bias)
-        return torch.ops.mkldnn._linear_pointwise(x, self._skyt1_packed, self.bias, "none", [], "")
-
-    packed = 0
-    for module in model.modules():
-        if isinstance(module, torch.nn.Linear) and module.weight.device.type == "cpu" \
-                and module.weight.dtype == torch.float32:
-            module._skyt1_packed = torch.ops.mkldnn._reorder_linear_weight(module.weight.detach(), 32)
-            module.forward = types.MethodType(forward, module)
-            packed += 1
-    return packed
-
-
-def _register_attention() -> str:
-    try:
-        from transformers import AttentionInterface
-    except ImportError:  # older transformers: keep its own SDPA
-        return "sdpa"
-    AttentionInterface.register(GQA_SDPA, _gqa_sdpa)
-    return GQA_SDPA
 
 
 class TransformersBackend:
@@ -217,11 +48,11 @@ class TransformersBackend:
         if self.tok.pad_token is None:
             self.tok.pad_token = self.tok.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=dtype,
-                                                          attn_implementation=_register_attention()).to(device).eval()
+                                                          attn_implementation=register_attention()).to(device).eval()
         self.eos_ids = self._eos_ids()
-        self._cache_class = _growing_cache_class()
+        self._cache_class = growing_cache_class()
         if cfg.get("prepack", True) and device == "cpu":
-            log.info("prepacked %d linear layers for oneDNN", _prepack_linears(self.model))
+            log.info("prepacked %d linear layers for oneDNN", prepack_linears(self.model))
 
     def _eos_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id
@@ -288,7 +119,7 @@ class TransformersBackend:
     # prefilled and merged in once a quarter of the slots are free.
     def _continuous(self, take, emit, on_step) -> None:
         torch = self.torch
-        live: dict = {}  # request id -> _Live
+        live: dict = {}  # request id -> Live
         refill_at = max(1, self.batch_size // 4)
         rows: list[tuple] = []  # (request id, sample index) per batch row
         state = None  # (cache, attention mask, next position, last logits) of the rows
@@ -303,7 +134,7 @@ class TransformersBackend:
                         prefix, first = self._prefix(prompts), False
                     state = self._merge(state, self._prefill(prompts, prefix))
                     for rid, req in new:
-                        live[rid] = _Live(req, self._generator(req.seed))
+                        live[rid] = Live(req, self._generator(req.seed))
                         rows += [(rid, k) for k in range(req.n)]
                 elif not rows:
                     return
@@ -358,7 +189,7 @@ class TransformersBackend:
         hits = [i for i in (text.find(s) for s in stop) if i >= 0]
         return text[: min(hits)] if hits else None
 
-    def _completion(self, item: "_Live") -> Completion:
+    def _completion(self, item: "Live") -> Completion:
         texts, ntok = [], 0
         for k, row in enumerate(item.tokens):
             ntok += len(row)
@@ -369,10 +200,8 @@ class TransformersBackend:
             texts.append(self.tok.decode(kept, skip_special_tokens=True))
         return Completion(texts, list(item.reasons), prompt_tokens=len(item.req.prompt), completion_tokens=ntok)
 
-    def _sample(self, logits, items: list["_Live"]):
+    def _sample(self, logits, items: list["Live"]):
         """One token per row, each with its request's own parameters and generator (generation/sampler.py)."""
-        from .sampler import RowParams, sample  # torch is imported lazily here, as everywhere in this module
-
         params = [RowParams(it.req.temperature, it.req.top_p, it.req.top_k) for it in items]
         return sample(logits, params, [it.gen for it in items])
 

@@ -3,133 +3,36 @@
 POST /v1/chat/completions, POST /tokenize, GET /v1/models, GET /health, GET /skyt1/stats (counters for tests).
 It is as strict as vLLM's OpenAI server where that matters (docs/engine.md): a request that does not fit
 the context gets vLLM's 400, a field left out gets vLLM's default and never the model folder's
-generation_config.json. Requests are decoded with continuous batching (generation.hf): a worker thread
-admits them first come first served, each batch row with its own request's sampling parameters.
+generation_config.json. Requests are decoded with continuous batching (runner.py): the scheduler
+(scheduler.py) admits them first come first served, each batch row with its own request's sampling parameters.
 
-Stages start it through skyt1.engines (backend `skyt1`), which shares one server between the jobs of
-one model; `local_server(...)` starts a private one for a block (tests, benches, the smoke run's
-stand-ins)."""
+A generation job starts it as its own child (skyt1.engine.owned.OwnedEngine, backend `skyt1`);
+`local_server(...)` starts a private one for a block (tests, benches, the smoke run's stand-ins)."""
 
 # No `from __future__ import annotations` here: FastAPI reads the handlers' annotations at runtime.
 
 import argparse
 import contextlib
-import itertools
 import logging
 import os
-import queue
 import threading
 import time
 import uuid
-from collections import deque
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Iterator
 
-from .generation import Completion
-from .generation.hf import Request
+from ..generation import Completion
+from .request import Request
+from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
-
-
-class Scheduler:
-    """Feeds requests into the engine's continuous batching on one worker thread, first come first
-    served, whatever their sampling parameters (vLLM's scheduler, in small): each batch row carries its
-    own request's temperature, top_p, top_k, max_tokens, seed and stop strings, so requests with other
-    settings decode in the same batch instead of waiting for a session of their own.
-
-    After the engine has been idle, it waits up to `max_wait_ms` for the first burst (so a burst shares
-    one prefill); while rows decode, waiting requests join as soon as their rows fit."""
-
-    def __init__(self, backend, batch_size: int, max_wait_ms: float):
-        self.backend = backend
-        self.batch_size = batch_size
-        self.max_wait = max_wait_ms / 1000.0
-        self.q: queue.Queue = queue.Queue()
-        self.waiting: deque = deque()
-        # sessions: busy periods (idle -> decoding); row_steps / decode_steps is the mean batch occupancy
-        self.stats = {"requests": 0, "sessions": 0, "completion_tokens": 0, "joined_running": 0, "max_active_rows": 0,
-                      "decode_steps": 0, "row_steps": 0}
-        self._rows = 0  # rows (sequences) decoding now
-        self._ids = itertools.count()
-        self._futures: dict[int, Future] = {}
-
-    def start(self) -> "Scheduler":
-        """Decode on a background thread (in-process use). The server decodes on its main thread
-        instead: there, OpenMP worker threads spinning after the main thread's last parallel region
-        would take the cores from a decoding thread (measured 1.4x slower on 2 cores)."""
-        threading.Thread(target=self.run_forever, daemon=True).start()
-        return self
-
-    def submit(self, request: Request) -> Future:
-        fut: Future = Future()
-        self.stats["requests"] += 1
-        self.q.put((request, fut))
-        return fut
-
-    def _drain(self, block_s: float | None = None) -> None:
-        try:
-            if block_s is not None:
-                self.waiting.append(self.q.get(timeout=block_s) if block_s > 0 else self.q.get())
-            while True:
-                self.waiting.append(self.q.get_nowait())
-        except queue.Empty:
-            pass
-
-    def _take(self, free: int, idle: bool) -> list:
-        self._drain()
-        if idle and not self.waiting:
-            return []
-        out, used = [], 0
-        # first come first served: a request whose n rows do not fit waits (and holds back the ones
-        # behind it, so it is not starved); one that alone exceeds the batch runs when the batch is empty
-        while self.waiting and (used + self.waiting[0][0].n <= free or (idle and not out)):
-            request, fut = self.waiting.popleft()
-            rid = next(self._ids)
-            self._futures[rid] = fut
-            out.append((rid, request))
-            used += request.n
-        self._rows += used
-        self.stats["max_active_rows"] = max(self.stats["max_active_rows"], self._rows)
-        if out and not idle:
-            self.stats["joined_running"] += len(out)
-        return out
-
-    def _step(self, rows: int) -> None:
-        self.stats["decode_steps"] += 1
-        self.stats["row_steps"] += rows
-
-    def _done(self, rid: int, comp: Completion) -> None:
-        self.stats["completion_tokens"] += comp.completion_tokens
-        self._rows -= len(comp.texts)
-        self._futures.pop(rid).set_result(comp)
-
-    def run_forever(self) -> None:
-        while True:
-            if not self.waiting:
-                self._drain(block_s=0)  # block until a request arrives
-            deadline = time.monotonic() + self.max_wait
-            while sum(r.n for r, _ in self.waiting) < self.batch_size and (left := deadline - time.monotonic()) > 0:
-                before = len(self.waiting)
-                self._drain(block_s=left)
-                if len(self.waiting) == before:
-                    break
-            self.stats["sessions"] += 1
-            try:
-                self.backend.run(self._take, self._done, self._step)
-            except Exception as e:  # a failed batch fails its requests (500), the server keeps serving
-                for fut in self._futures.values():
-                    if not fut.done():
-                        fut.set_exception(e)
-                self._futures.clear()
-                self._rows = 0
 
 
 def stand_in_of(model_dir) -> str | None:
     """What a model folder stands in for, as its manifest declares it (tiny_qwen2 stand-ins), else None."""
     import json
 
-    from .models import MANIFEST
+    from ..models import MANIFEST
 
     path = Path(model_dir) / MANIFEST
     if not path.exists():
@@ -316,17 +219,17 @@ def local_server(model_dir: str, name: str, *, batch_size: int = 16, threads: in
                  max_model_len: int | None = None) -> Iterator[str]:
     """Serve `model_dir` on 127.0.0.1 for the duration of the block, owned by the caller alone (stopped at
     the end, also when the block fails); yields the /v1 base URL."""
-    from . import engines
+    from . import owned
 
-    launch = engines.launch_for({"name": "skyt1", "batch_size": batch_size, "max_wait_ms": max_wait_ms,
+    launch = owned.launch_for({"name": "skyt1", "batch_size": batch_size, "max_wait_ms": max_wait_ms,
                                  "max_model_len": max_model_len},
                                 model_dir, name, threads=threads)
-    with engines.OwnedEngine(launch, log_path, startup_timeout=startup_timeout) as engine:
+    with owned.OwnedEngine(launch, log_path, startup_timeout=startup_timeout) as engine:
         yield engine.url()
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m skyt1.serving", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m skyt1.engine.server", description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="local model folder (transformers format)")
     p.add_argument("--name", required=True, help="model id the API answers to")
     p.add_argument("--host", default="127.0.0.1")
@@ -342,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn
 
-    from .generation.hf import TransformersBackend
+    from .runner import TransformersBackend
 
     backend = TransformersBackend(args.model, {"batch_size": args.batch_size, "dtype": args.dtype, "device": args.device},
                                   threads=args.threads, progress=False)
