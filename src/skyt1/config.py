@@ -57,9 +57,10 @@ def resolve(user_config: dict, config_dir: Path) -> dict:
     user = dict(user_config)
     # Benchmarks are files (config/benchmarks/, skyt1.benchmarks): the preset's list or mapping becomes the full
     # mapping, then the user's (a list replaces it, a mapping overrides or adds entries).
-    base["benchmarks"] = expand(base.get("benchmarks"))
+    folder = Path(config_dir) / "benchmarks"
+    base["benchmarks"] = expand(base.get("benchmarks"), folder=folder)
     if "benchmarks" in user:
-        user["benchmarks"] = expand(user["benchmarks"], base["benchmarks"])
+        user["benchmarks"] = expand(user["benchmarks"], base["benchmarks"], folder=folder)
         base.pop("benchmarks")
     return deep_merge(base, user)
 
