@@ -21,9 +21,8 @@ from pathlib import Path
 import yaml
 
 from .errors import SkyT1Error
+from .scoring import SCORERS
 from .scoring.metrics import parse_metric
-
-SCORERS = ("math", "choice", "code")
 
 BENCHMARK_DIR = Path(__file__).resolve().parents[2] / "config" / "benchmarks"
 
@@ -140,9 +139,9 @@ def declare(name: str, entry: dict) -> Benchmark:
     scorer = entry.get("scorer")
     if scorer is None:  # declared, never guessed from the name or the adapter
         raise SkyT1Error(f"config key 'benchmarks.{name}.scorer' is missing",
-                         f"declare the scorer ({'/'.join(SCORERS)}) in the benchmark's file")
+                         f"declare the scorer ({'/'.join(SCORERS.names())}) in the benchmark's file")
     if scorer not in SCORERS:
-        raise SkyT1Error(f"config key 'benchmarks.{name}.scorer': unknown scorer {scorer!r}", f"use one of {list(SCORERS)}")
+        raise SkyT1Error(f"config key 'benchmarks.{name}.scorer': unknown scorer {scorer!r}", f"use one of {SCORERS.names()}")
     evaluator = None
     if scorer == "code":
         from .scoring.evaluators import load
