@@ -108,9 +108,9 @@ def _args(rule: str, config: dict, w: dict) -> dict:
         return args
     if rule == "reject":
         args = {"cfg": config["reject"], "sandbox": config.get("sandbox", {})}
-        if "source" in w:  # the source's declared scorer, and its domain
+        if "source" in w:  # the source's declared scorer (schema: required unless passthrough), and its domain
             src = config["train_sources"][w["source"]]
-            args.update(scorer=src["scorer"], domain=src.get("domain", "math"))
+            args.update(scorer=src.get("scorer"), domain=src.get("domain", "math"))  # none: passthrough
             if args["scorer"] == "code":  # the official evaluator the source's code is judged like
                 from .scoring.evaluators import params_of
 
