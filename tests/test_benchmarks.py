@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from skyt1 import config as skyt1_config
-from skyt1.benchmarks import ADAPTER_SCORERS, declare, declare_all
+from skyt1 import benchmarks
+from skyt1.benchmarks import declare, declare_all, expand
 from skyt1.errors import SkyT1Error
 from skyt1.scoring import metrics, score_item
 from skyt1.stages.evaluate import check_failure_shares, failure_counts
@@ -21,7 +22,7 @@ def test_every_benchmark_of_every_preset_declares_scorer_and_metric(preset):
     assert set(decls) == set(cfg["benchmarks"])
     for name, b in decls.items():
         assert b.scorer in ("math", "choice", "code") and b.version
-        assert b.scorer == (cfg["benchmarks"][name].get("scorer") or ADAPTER_SCORERS[b.adapter])
+        assert b.scorer == cfg["benchmarks"][name]["scorer"]  # declared in the file, never guessed
     if preset == "tiny":
         assert decls["humaneval"].scorer == "code" and decls["humaneval"].metric == "pass@1"
         assert decls["gsm8k"].scorer == "math"
@@ -36,9 +37,26 @@ def test_declared_scorer_wins_over_the_name():
     assert not score_item(item, "so \\boxed{42}")["correct"]  # the name-based guess reads it as a letter
 
 
-def test_unknown_adapter_needs_a_declared_scorer():
-    with pytest.raises(SkyT1Error, match="declare the scorer"):
-        declare("mine", {"adapter": "my_format"})
+def test_no_scorer_fallback():
+    # Neither the adapter nor the name gives a scorer: an adapter whose records are maths (olmo_gsm8k) and a
+    # name that is a paper benchmark's still need the declared scorer, and a code one its evaluator.
+    with pytest.raises(SkyT1Error, match="benchmarks.gsm8k.scorer' is missing"):
+        declare("gsm8k", {"adapter": "olmo_gsm8k", "version": 1})
+    with pytest.raises(SkyT1Error, match="benchmarks.humaneval.evaluator' is missing"):
+        declare("humaneval", {"adapter": "humaneval", "scorer": "code", "version": 1})
+    cfg = skyt1_config.resolve({"preset": "tiny"}, REPO / "config")
+    del cfg["benchmarks"]["gsm8k"]["scorer"]
+    with pytest.raises(SkyT1Error, match="benchmarks.gsm8k"):
+        skyt1_config.validate(cfg, REPO / "config" / "schema.yaml")
+    cfg = skyt1_config.resolve({"preset": "sky-t1-32b"}, REPO / "config")
+    del cfg["train_sources"]["numina_math"]["scorer"]
+    with pytest.raises(SkyT1Error, match="train_sources.numina_math"):
+        skyt1_config.validate(cfg, REPO / "config" / "schema.yaml")
+    from skyt1 import settings
+    cfg = skyt1_config.resolve({"preset": "tiny"}, REPO / "config")
+    skyt1_config.validate(cfg, REPO / "config" / "schema.yaml")
+    args = settings._args("reject", cfg, {"source": "arith_code"})
+    assert args["scorer"] == "code" and args["evaluator"]["name"] == "apps"  # as declared in the preset
     with pytest.raises(SkyT1Error, match="generation.n"):
         declare("mine", {"adapter": "jsonl", "scorer": "math", "metric": "pass@8", "generation": {"n": 4}})
 
@@ -144,3 +162,52 @@ def test_program_tasks_carry_a_test_that_the_sandbox_runs():
     good = score_item(recs[0], f"```python\nprint({expr})\n```", sandbox=sandbox, scorer="code")
     bad = score_item(recs[0], f"```python\nprint({expr} + 1)\n```", sandbox=sandbox, scorer="code")
     assert good["correct"] and not bad["correct"] and bad["reason"].startswith("wrong answer")
+
+
+def test_every_benchmark_file_is_a_valid_declaration():
+    import jsonschema
+
+    schema = skyt1_config.load_yaml(REPO / "config" / "schema.yaml")
+    validator = jsonschema.Draft202012Validator({"$defs": schema["$defs"], "$ref": "#/$defs/benchmark"})
+    files = benchmarks.names()
+    assert len(files) >= 16
+    for name in files:
+        entry = benchmarks.load_file(name)
+        errors = [e.message for e in validator.iter_errors(entry)]
+        assert not errors, (name, errors)
+        declare(name, entry)
+
+
+def test_include_and_override(tmp_path):
+    (tmp_path / "base.yaml").write_text("version: 1\nadapter: jsonl\nscorer: math\nmetric: accuracy\n"
+                                        "options: {path: a.jsonl, split: test}\ngeneration: {n: 4, temperature: 0.7}\n")
+    (tmp_path / "small.yaml").write_text("include: base\nversion: 2\nlimit: 5\noptions: {path: b.jsonl}\n")
+    got = benchmarks.load_file("small", tmp_path)
+    assert got == {"version": 2, "adapter": "jsonl", "scorer": "math", "metric": "accuracy", "limit": 5,
+                   "options": {"path": "b.jsonl", "split": "test"}, "generation": {"n": 4, "temperature": 0.7}}
+    # a preset names files; a mapping entry renames one (include) and overrides a key
+    out = expand({"base": None, "tiny_b": {"include": "small", "generation": {"n": 1}}}, folder=tmp_path)
+    assert out["base"] == benchmarks.load_file("base", tmp_path)
+    assert out["tiny_b"]["generation"] == {"n": 1, "temperature": 0.7} and out["tiny_b"]["limit"] == 5
+    # a layered file's entry overrides the preset's entry of that name; a list replaces the preset's
+    assert expand({"tiny_b": {"limit": 2}}, out, folder=tmp_path)["tiny_b"]["options"]["path"] == "b.jsonl"
+    assert list(expand(["base"], out, folder=tmp_path)) == ["base"]
+    (tmp_path / "loop.yaml").write_text("include: loop\n")
+    with pytest.raises(SkyT1Error, match="includes itself"):
+        benchmarks.load_file("loop", tmp_path)
+
+
+def test_the_preset_files_expand_to_the_livecodebench_variants():
+    cfg = skyt1_config.resolve({"preset": "sky-t1-32b"}, REPO / "config")
+    hard, easy = cfg["benchmarks"]["livecodebench_hard"], cfg["benchmarks"]["livecodebench_easy"]
+    assert hard["options"] == {**easy["options"], "difficulty": "hard"} and hard["paper_name"] == "LCB-Hard"
+    assert hard["user_template"]["parts"]["stdin"]["member"].endswith("livecodebench_hard.yaml")
+    assert hard["user_template"]["parts"]["stdin"]["key"] == easy["user_template"]["parts"]["stdin"]["key"]
+
+
+@pytest.mark.parametrize("section", [["math500", "nope"], {"nope": {"limit": 2}}, {"x": {"include": "nope"}}])
+def test_an_unknown_benchmark_is_refused_in_one_line(section):
+    with pytest.raises(SkyT1Error) as e:
+        skyt1_config.resolve({"preset": "tiny", "benchmarks": section}, REPO / "config")
+    msg = str(e.value)
+    assert "\n" not in msg and "unknown benchmark 'nope'" in msg and "'math500_olmo'" in msg

@@ -463,7 +463,13 @@ def test_optional_github_fetch_gets_the_file_where_reachable_and_names_it_where_
     body = (FXA / "util_prompts.py").read_bytes()
     art = texts.Artifact(name="fx-github", kind="github_file", repo="o/r", commit="c" * 40, version="c" * 12,
                          path="util/prompts.py", filename="fx-prompts.py", sha256=texts.sha256_text(body.decode()))
-    monkeypatch.setitem(texts.ARTIFACTS, art.name, art)
+    from skyt1.registry import Registry
+
+    reg = Registry("artifact")  # the registered artifacts plus this one, for this test only
+    for n in texts.ARTIFACTS:
+        reg.add(n, texts.ARTIFACTS[n])
+    reg.add(art.name, art)
+    monkeypatch.setattr(texts, "ARTIFACTS", reg)
     monkeypatch.setenv("SKYT1_ARTIFACT_DIR", str(tmp_path))
     import argparse
 

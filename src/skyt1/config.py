@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .benchmarks import declare_all, expand
 from .errors import SkyT1Error
 
 DEFAULT_PRESET = "tiny"
@@ -45,13 +46,23 @@ def load_yaml(path: Path) -> dict:
 
 
 def resolve(user_config: dict, config_dir: Path) -> dict:
-    """Return the preset named by user_config['preset'] with user_config merged on top."""
+    """Return the preset named by user_config['preset'] with user_config merged on top; `benchmarks:` names expanded
+    into their declarations (config/benchmarks/<name>.yaml)."""
     preset = user_config.get("preset", DEFAULT_PRESET)
     path = Path(config_dir) / f"{preset}.yaml"
     if not isinstance(preset, str) or not path.exists():
         known = sorted(p.stem for p in Path(config_dir).glob("*.yaml") if p.stem != "schema")
         raise SkyT1Error(f"config key 'preset': unknown preset {preset!r}", f"use one of {known}")
-    return deep_merge(load_yaml(path), user_config)
+    base = load_yaml(path)
+    user = dict(user_config)
+    # Benchmarks are files (config/benchmarks/, skyt1.benchmarks): the preset's list or mapping becomes the full
+    # mapping, then the user's (a list replaces it, a mapping overrides or adds entries).
+    folder = Path(config_dir) / "benchmarks"
+    base["benchmarks"] = expand(base.get("benchmarks"), folder=folder)
+    if "benchmarks" in user:
+        user["benchmarks"] = expand(user["benchmarks"], base["benchmarks"], folder=folder)
+        base.pop("benchmarks")
+    return deep_merge(base, user)
 
 
 def _resolve_ref(node: dict, root: dict) -> dict:
@@ -172,7 +183,6 @@ def _check_references(config: dict) -> None:
             if prompt not in config["prompts"]:
                 raise SkyT1Error(f"config key '{where}.{domain}': prompt {prompt!r} is not defined under 'prompts'",
                                  f"use one of {sorted(config['prompts'])}")
-    from .benchmarks import declare_all
     declare_all(config)  # every benchmark declaration is complete (scorer, metric) before any job runs
     for stage in ("sample", "rewrite"):
         if config[stage]["prompt"] not in config["prompts"]:

@@ -79,10 +79,9 @@ def _model(cfg: dict, name: str) -> dict:
 def _evaluator(spec: dict) -> dict | None:
     """A code entry's evaluator profile as the scorer applies it (name, the official files it follows, the
     rules and limits); None for other entries."""
-    from .benchmarks import ADAPTER_SCORERS
     from .scoring.evaluators import for_entry, load
 
-    if (spec.get("scorer") or ADAPTER_SCORERS.get(spec.get("adapter", ""))) != "code" or spec.get("passthrough"):
+    if spec.get("scorer") != "code" or spec.get("passthrough"):
         return None
     name = for_entry(spec)
     if not name:

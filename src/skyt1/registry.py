@@ -36,6 +36,8 @@ class Registry(Generic[T]):
             fix = f"use one of {sorted(self._items)}" + (f" ({self.hint})" if self.hint else "")
             raise SkyT1Error(f"unknown {self.kind} {name!r}", fix) from None
 
+    __getitem__ = get  # registry[name]: the same one-line error as get() for an unknown name
+
     def names(self) -> list[str]:
         return sorted(self._items)
 

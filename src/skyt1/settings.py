@@ -72,11 +72,10 @@ def domain_prompt(stage_cfg: dict, domain: str | None) -> str:
 
 
 def _bench_evaluator(entry: dict) -> dict:
-    """{"evaluator": profile} for a code benchmark (its declared profile, else its adapter's), else {}."""
-    from .benchmarks import ADAPTER_SCORERS
+    """{"evaluator": profile} for a code benchmark (its declared profile), else {}."""
     from .scoring.evaluators import params_of
 
-    if (entry.get("scorer") or ADAPTER_SCORERS.get(entry.get("adapter", ""))) != "code":
+    if entry["scorer"] != "code":
         return {}
     prof = params_of(entry)
     return {"evaluator": prof} if prof else {}
@@ -109,11 +108,9 @@ def _args(rule: str, config: dict, w: dict) -> dict:
         return args
     if rule == "reject":
         args = {"cfg": config["reject"], "sandbox": config.get("sandbox", {})}
-        if "source" in w:  # the source's declared scorer (else its adapter's record format's), and its domain
-            from .benchmarks import ADAPTER_SCORERS
-
+        if "source" in w:  # the source's declared scorer (schema: required unless passthrough), and its domain
             src = config["train_sources"][w["source"]]
-            args.update(scorer=src.get("scorer") or ADAPTER_SCORERS.get(src["adapter"]), domain=src.get("domain", "math"))
+            args.update(scorer=src.get("scorer"), domain=src.get("domain", "math"))  # none: passthrough
             if args["scorer"] == "code":  # the official evaluator the source's code is judged like
                 from .scoring.evaluators import params_of
 

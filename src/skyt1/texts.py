@@ -34,6 +34,7 @@ from pathlib import Path
 import yaml
 
 from .errors import SkyT1Error
+from .registry import Registry
 
 DEFAULT_DIR = ".cache/skyt1/artifacts"
 
@@ -71,12 +72,11 @@ class Artifact:
                 f"to {folder / self.filename}")
 
 
-ARTIFACTS: dict[str, Artifact] = {}
+ARTIFACTS: Registry[Artifact] = Registry("artifact", "the pinned texts registered in src/skyt1/texts.py")
 
 
 def register(artifact: Artifact) -> Artifact:
-    ARTIFACTS[artifact.name] = artifact
-    return artifact
+    return ARTIFACTS.add(artifact.name, artifact)
 
 
 # SkyThought's evaluation package: model_configs.yaml (system prompts) and every task's yaml (user templates).
@@ -144,9 +144,7 @@ class Resolver:
         self.local = local or {}
 
     def _locate(self, name: str) -> tuple[Artifact, Path, str]:
-        if name not in ARTIFACTS:
-            raise SkyT1Error(f"text reference names unknown artifact {name!r}", f"use one of {sorted(ARTIFACTS)}")
-        art = ARTIFACTS[name]
+        art = ARTIFACTS.get(name)
         want = art.sha256
         path = self.folder / art.filename
         if name in self.local:  # a local copy named in the config's `artifacts:` section

@@ -1,10 +1,30 @@
-"""What each source and benchmark reads: hub id or package, split, licence, offline row count."""
+"""What each source and benchmark reads: the data adapters by name (ADAPTERS, filled by @adapter in hub.py and
+packaged.py), hub id or package, split, licence. Imports nothing of the package but the errors and the registry:
+skyt1.benchmarks describes a declaration with it (the presets' list is skyt1.data.presets)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 from ..errors import SkyT1Error
+from ..registry import Registry
+
+# An adapter is a function (name, spec) -> list[record]; register one with @adapter("name").
+ADAPTERS: Registry[Callable[[str, dict], list[dict]]] = Registry("data adapter", "src/skyt1/data/hub.py, packaged.py")
+adapter = ADAPTERS.register
+
+_DROPPED: dict[str, list[dict]] = {}
+
+
+def drop(source: str, row: str, reason: str) -> None:
+    """An adapter skips one unusable row (malformed tests, no usable answer): it is named in the source's
+    report (results/data/*/<source>.meta.json) instead of stopping the whole source."""
+    _DROPPED.setdefault(source, []).append({"row": str(row), "reason": reason})
+
+
+def dropped(source: str) -> list[dict]:
+    """The rows the last load of `source` skipped, with the reason for each."""
+    return list(_DROPPED.get(source, []))
 
 # Licences as stated by the dataset cards / package metadata (checked for the ids below).
 LICENCES = {
@@ -71,41 +91,3 @@ def describe(name: str, role: str, spec: dict) -> dict:
         row.update(where=repo + (f" [{cfg}]" if cfg else ""), split=split + (f" {filters}" if filters else ""),
                    licence=LICENCES.get(repo, "see hub card"), offline=bool(o.get("data_files")))
     return row
-
-
-def known(config_dir: Path) -> list[dict]:
-    """Every source and benchmark of every preset under config_dir, with the presets that read it."""
-    from ..config import load_yaml
-
-    rows: dict[tuple, dict] = {}
-    presets = sorted(p for p in Path(config_dir).glob("*.yaml") if p.stem != "schema")
-    if not presets:
-        raise SkyT1Error(f"no presets in {config_dir}", "pass --config-dir pointing at the repository's config/ folder")
-    for path in presets:
-        cfg = load_yaml(path)
-        # A file layered on a preset (it names another file's preset: the published-data run, the smoke run)
-        # lists only the entries it adds; one it shares with the preset is the preset's own source, read
-        # another way (the smoke run points it at a fixture), and is listed once, as the preset's.
-        base_path = Path(config_dir) / f"{cfg.get('preset', path.stem)}.yaml"
-        base = load_yaml(base_path) if base_path != path and base_path.exists() else {}
-        for role, section in (("train", "train_sources"), ("bench", "benchmarks")):
-            for name, spec in (cfg.get(section) or {}).items():
-                if name in (base.get(section) or {}):
-                    continue
-                row = describe(name, role, spec)
-                key = (role, name, row["adapter"], row["where"], row["split"], str(spec.get("limit")))
-                entry = rows.setdefault(key, {**row, "presets": [], "spec": spec})
-                entry["presets"].append(cfg.get("preset", path.stem))
-    return list(rows.values())
-
-
-def count_rows(entry: dict) -> int | None:
-    """Rows the adapter yields (after filters and limit), when it can run offline; else None."""
-    from . import load
-
-    if not entry["offline"]:
-        return None
-    recs = load(entry["name"], entry["spec"])
-    if not entry["domain"]:
-        entry["domain"] = ",".join(sorted({r["domain"] for r in recs}))
-    return len(recs)

