@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -44,7 +45,7 @@ def build_args(student_dir, sft_dir, dataset_name, template, work_dir, cfg: dict
         "plot_loss": False,
     }
     args.update(cfg["args"])
-    if cfg.get("deepspeed"):
+    if cfg["deepspeed"]:
         ds = (repo_root / cfg["deepspeed"]).resolve()
         if not ds.exists():
             raise SkyT1Error(f"train.deepspeed: {ds} does not exist", "point it at a DeepSpeed JSON file in the repository")
@@ -86,7 +87,7 @@ def launch_command(args_path, ranks: int, deepspeed: bool) -> list[str]:
 
 
 def _warn_if_batch_differs(cfg: dict, ranks: int) -> None:
-    planned = cfg.get("nproc_per_node", 1)
+    planned = cfg["nproc_per_node"]
     if planned != ranks:
         a = cfg["args"]
         per_step = a.get("per_device_train_batch_size", 1) * a.get("gradient_accumulation_steps", 1)
@@ -170,8 +171,31 @@ def _weights_present(folder: Path) -> bool:
     return (folder / "model.safetensors").exists() or (folder / "model.safetensors.index.json").exists()
 
 
-def run(student_dir, sft_data, sft_info, out_dir, cfg: dict, model_spec: dict, log_path: str,
-        repo_root: str, gpus: int = 0) -> None:
+@dataclass(frozen=True)
+class Spec:
+    """cfg: the `train:` section (LLaMA-Factory's args under cfg.args); model_spec: the student's model entry
+    (its chat template); repo_root: the checkout DeepSpeed configs are read from (operational)."""
+    cfg: dict
+    model_spec: dict
+    repo_root: str | None = None
+
+
+@dataclass(frozen=True)
+class Paths:
+    student: str     # the prepared student model folder
+    data: str        # the SFT set (sharegpt JSON)
+    info: str        # its dataset_info.json
+    out: str         # the checkpoint folder
+    log: str
+
+
+def spec(config: dict, repo_root: str | None = None, **_wildcards) -> Spec:
+    return Spec(config["train"], config["models"][config["train"]["student"]], repo_root)
+
+
+def run(spec: Spec, paths: Paths, gpus: int = 0) -> None:
+    cfg, model_spec, repo_root, log_path = spec.cfg, spec.model_spec, spec.repo_root, paths.log
+    student_dir, sft_data, sft_info, out_dir = paths.student, paths.data, paths.info, paths.out
     out_dir = Path(out_dir)
     work_dir = out_dir.parent / f".{out_dir.name}.work"
     info = read_json(sft_info)
