@@ -303,12 +303,13 @@ def _samples_by_key(summaries: list[dict], summary_paths: list[str], sample_path
 
 # ------------------------------------------------------------------------------ plots
 
-def plot_benchmark(summaries: list[dict], model_order: list[str], path, bench: str, roles: dict | None = None,
-                   pairs: list[dict] | None = None, gains: dict | None = None) -> None:
-    """Left: this run's models with their 95% interval as whiskers, then the paper's reported numbers for
+def plot_benchmark(summaries: list[dict], spec: Spec, path, bench: str, gains: dict | None = None) -> None:
+    """spec gives the models (in order), their roles and the declared gain pairs. Left: this run's models with their 95% interval as whiskers, then the paper's reported numbers for
     the models that are the paper's (hatched, no whisker: the post gives none). Right, where gains are
     declared: each student's gain over its base with its paired interval, beside the paper's gain."""
     import textwrap
+
+    model_order, roles, pairs = spec.models, spec.roles, spec.gains
 
     import matplotlib
 
@@ -418,4 +419,4 @@ def run_plot(spec: Spec, paths: Paths, bench: str) -> None:
     check_gains(pairs, model_order)
     gains = compute_gains(summaries, _samples_by_key(summaries, summary_paths, sample_paths), pairs, roles,
                           bootstrap or {})
-    plot_benchmark(summaries, model_order, png_path, bench, roles, pairs, gains)
+    plot_benchmark(summaries, spec, png_path, bench, gains)
