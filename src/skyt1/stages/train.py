@@ -197,7 +197,7 @@ def build_args(spec: Spec, student_dir, sft_dir, dataset_name, work_dir) -> dict
 
 
 def run(spec: Spec, paths: Paths, gpus: int = 0) -> None:
-    cfg, model_spec, repo_root, log_path = spec.cfg, spec.model_spec, spec.repo_root, paths.log
+    cfg, model_spec, log_path = spec.cfg, spec.model_spec, paths.log
     student_dir, sft_data, sft_info, out_dir = paths.student, paths.data, paths.info, paths.out
     out_dir = Path(out_dir)
     work_dir = out_dir.parent / f".{out_dir.name}.work"
