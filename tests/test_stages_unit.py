@@ -140,3 +140,31 @@ def test_resume_generates_only_missing_items(tmp_path):
     third = CrashingBackend()
     _, stats = run_items(keys, convs, lambda: third, Params(), out, "other settings")
     assert third.calls == 6 and stats["resumed"] == 0
+
+
+@pytest.mark.parametrize("preset", ["tiny", "sky-t1-32b"])
+def test_a_rule_script_rebuilds_the_stage_spec_from_params_and_operational_settings(preset):
+    """What a script gets from stage_args (params joined with the operational settings) is the Spec the stage
+    module builds from the config: no field is lost in the params' split or put back wrong."""
+    import importlib
+    from pathlib import Path
+
+    from skyt1 import config as skyt1_config
+    from skyt1 import settings
+
+    repo = Path(__file__).resolve().parents[1]
+    cfg = skyt1_config.resolve(skyt1_config.load_yaml(repo / "config" / f"{preset}.yaml"), repo / "config")
+    skyt1_config.validate(cfg, repo / "config" / "schema.yaml")
+    jobs = [("prepare_model", {"model": m}) for m in cfg["models"]] + \
+        [("data_train", {"source": s}) for s in cfg["train_sources"]] + \
+        [("data_bench", {"bench": b}) for b in cfg["benchmarks"]] + \
+        [("reject", {"source": s}) for s in cfg["sample"]["sources"]] + \
+        [("plot_benchmark", {"bench": b}) for b in cfg["eval"]["benchmarks"]] + \
+        [("decontaminate", {}), ("mix", {}), ("train", {"repo_root": "/checkout"}), ("table_main", {}), ("cost", {})]
+    assert {rule for rule, _ in jobs} == set(settings.RULE_SPECS)
+    for rule, w in jobs:
+        module = importlib.import_module(settings.RULE_SPECS[rule])
+        spec, ops = settings.split(rule, cfg, **w)
+        assert module.Spec(**settings.join(spec, ops)) == module.spec(cfg, **w), (rule, w)
+    assert settings.spec("plot_benchmark", cfg, bench=cfg["eval"]["benchmarks"][0]).keys() == \
+        settings.spec("table_main", cfg).keys() - {"paper_columns"}  # a plot shows no paper column
