@@ -1,7 +1,8 @@
 """What a rule's results depend on, and what only decides how fast or where it runs.
 
 `split(rule, config, **wildcards)` builds the arguments a rule's stage takes from the validated
-config and cuts them in two: the spec (everything that can change the rule's outputs; it goes into
+config (for the rules in RULE_SPECS: their stage module's typed `spec(config, **wildcards)`, as a dict)
+and cuts them in two: the spec (everything that can change the rule's outputs; it goes into
 the rule's `params:`, so Snakemake reruns the rule when it changes) and the operational settings
 (batch sizes, concurrency, threads, timeouts, retries, the cache folder, the checkout path, prices;
 the rule's script reads them from the config, so changing them reruns nothing). `join(spec, ops)`
