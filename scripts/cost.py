@@ -4,7 +4,7 @@ from skyt1.settings import stage_args
 
 
 def main(sm):
-    cost.run(stage_args("cost", sm)["config"], sm.output[0], workdir=".")
+    cost.run(cost.Spec(**stage_args("cost", sm)), cost.Paths(sm.output[0], workdir="."))
 
 
 run_stage(snakemake, main)  # noqa: F821 (injected by snakemake)

@@ -5,7 +5,7 @@ from skyt1.stages import data
 
 def main(sm):
     name = getattr(sm.wildcards, "source", None) or sm.wildcards.bench
-    data.run(name, stage_args(sm.rule, sm)["spec"], sm.output.records, sm.output.meta)
+    data.run(data.Spec(**stage_args(sm.rule, sm)), data.Paths(name, sm.output.records, sm.output.meta))
 
 
 run_stage(snakemake, main)  # noqa: F821 (injected by snakemake)

@@ -4,8 +4,8 @@ from skyt1.stages import decontaminate
 
 
 def main(sm):
-    decontaminate.run(list(sm.input.train), list(sm.input.bench), list(sm.output.train), sm.output.report,
-                      stage_args("decontaminate", sm)["cfg"])
+    paths = decontaminate.Paths(tuple(sm.input.train), tuple(sm.input.bench), tuple(sm.output.train), sm.output.report)
+    decontaminate.run(decontaminate.Spec(**stage_args("decontaminate", sm)), paths)
 
 
 run_stage(snakemake, main)  # noqa: F821 (injected by snakemake)

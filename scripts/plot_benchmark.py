@@ -4,9 +4,8 @@ from skyt1.stages import table
 
 
 def main(sm):
-    a = stage_args("plot_benchmark", sm)
-    table.run_plot(list(sm.input.summaries), list(sm.input.samples), sm.output[0], a["models"], sm.wildcards.bench,
-                   roles=a["roles"], pairs=a["gains"], bootstrap=a["bootstrap"])
+    paths = table.Paths(tuple(sm.input.summaries), tuple(sm.input.samples), png=sm.output[0])
+    table.run_plot(table.Spec(**stage_args("plot_benchmark", sm)), paths, sm.wildcards.bench)
 
 
 run_stage(snakemake, main)  # noqa: F821 (injected by snakemake)

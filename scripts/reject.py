@@ -4,10 +4,8 @@ from skyt1.stages import reject
 
 
 def main(sm):
-    a = stage_args("reject", sm)
-    reject.run(sm.input[0], sm.output.accepted, sm.output.rejected, sm.output.stats, a["cfg"], sandbox_cfg=a["sandbox"],
-               scorer=a["scorer"], domain=a["domain"], threads=sm.threads,
-               evaluator=a.get("evaluator"))
+    paths = reject.Paths(sm.input[0], sm.output.accepted, sm.output.rejected, sm.output.stats)
+    reject.run(reject.Spec(**stage_args("reject", sm)), paths, threads=sm.threads)
 
 
 run_stage(snakemake, main)  # noqa: F821 (injected by snakemake)

@@ -4,9 +4,8 @@ from skyt1.stages import table
 
 
 def main(sm):
-    a = stage_args("table_main", sm)
-    table.run(list(sm.input.summaries), list(sm.input.samples), sm.output.csv, sm.output.md, a["models"],
-              a["paper_columns"], a["preset"], roles=a["roles"], pairs=a["gains"], bootstrap=a["bootstrap"])
+    paths = table.Paths(tuple(sm.input.summaries), tuple(sm.input.samples), csv=sm.output.csv, md=sm.output.md)
+    table.run(table.Spec(**stage_args("table_main", sm)), paths)
 
 
 run_stage(snakemake, main)  # noqa: F821 (injected by snakemake)

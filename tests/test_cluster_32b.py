@@ -234,10 +234,11 @@ def fabricated_run(tmp_path, monkeypatch, make_checkpoints):
 
     monkeypatch.setattr(train.subprocess, "run", fake_run)
     monkeypatch.setattr(train, "launcher_python", lambda: sys.executable)  # nothing is launched
-    cfg = {"name": "run", "deepspeed": "config/deepspeed/ds_z3_offload.json", "args": {"save_steps": 2}}
+    cfg = {"name": "run", "deepspeed": "config/deepspeed/ds_z3_offload.json", "nproc_per_node": 1, "args": {"save_steps": 2}}
     with pytest.raises(Exception, match="training failed"):
-        train.run(tmp_path / "student", sft / "sky_t1.json", sft / "dataset_info.json", out, cfg,
-                  {"template": "qwen25"}, log_path=str(tmp_path / "train.log"), repo_root=str(REPO), gpus=0)
+        train.run(train.Spec(cfg, {"template": "qwen25"}, repo_root=str(REPO)),
+                  train.Paths(tmp_path / "student", sft / "sky_t1.json", sft / "dataset_info.json", out,
+                              str(tmp_path / "train.log")), gpus=0)
     return seen
 
 

@@ -47,7 +47,8 @@ def test_empty_source_stops_without_output(tmp_path):
     empty.write_text("")
     out = tmp_path / "out.jsonl"
     with pytest.raises(SkyT1Error, match="yielded no records"):
-        data_stage.run("mine", {"adapter": "jsonl", "options": {"path": str(empty)}}, out, tmp_path / "m.json")
+        data_stage.run(data_stage.Spec({"adapter": "jsonl", "options": {"path": str(empty)}}),
+                       data_stage.Paths("mine", out, tmp_path / "m.json"))
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [empty]  # no temporary file left behind
 
@@ -58,7 +59,8 @@ def test_invalid_record_names_file_line_and_field(tmp_path):
             {**records.make(id="b", source="s", domain="math", question="q", answer="1"), "domain": "poetry"}]
     bad.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(SkyT1Error) as exc:
-        data_stage.run("mine", {"adapter": "jsonl", "options": {"path": str(bad)}}, tmp_path / "o.jsonl", tmp_path / "m.json")
+        data_stage.run(data_stage.Spec({"adapter": "jsonl", "options": {"path": str(bad)}}),
+                       data_stage.Paths("mine", tmp_path / "o.jsonl", tmp_path / "m.json"))
     assert "source mine:2" in str(exc.value) and "'domain'" in str(exc.value)
 
 

@@ -83,7 +83,7 @@ def test_a_malformed_code_row_is_dropped_counted_and_named(tmp_path):
 
     spec = {"adapter": "taco", "options": {"data_files": str(FX / "taco_train.jsonl"), "difficulty": "MEDIUM"}}
     out, meta = tmp_path / "taco.jsonl", tmp_path / "taco.meta.json"
-    data_stage.run("taco", spec, str(out), str(meta))
+    data_stage.run(data_stage.Spec(spec), data_stage.Paths("taco", str(out), str(meta)))
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["taco/0", "taco/2"]
     dropped = json.loads(meta.read_text())["dropped"]
     assert dropped["rows"] == 1 and dropped["items"] == [{"row": "3", "reason": "input_output has 2 inputs but 1 outputs"}]

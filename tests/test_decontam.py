@@ -90,7 +90,7 @@ def test_stage_writes_cleaned_files_and_report(tmp_path):
     write_jsonl(t2, [rec(0, "Yet another new training question about graphs and trees with many vertices.", "s2")])
     write_jsonl(b, [rec(0, LONG.upper(), "math500")])
     o1, o2, rep = tmp_path / "c" / "s1.jsonl", tmp_path / "c" / "s2.jsonl", tmp_path / "c" / "report.json"
-    stage.run([str(t1), str(t2)], [str(b)], [str(o1), str(o2)], str(rep), {"ngram": 8})
+    stage.run(stage.Spec({"ngram": 8}), stage.Paths((str(t1), str(t2)), (str(b),), (str(o1), str(o2)), str(rep)))
     assert [r["id"] for r in read_jsonl(o1)] == ["s1/1"]
     assert [r["id"] for r in read_jsonl(o2)] == ["s2/0"]
     report = json.loads(rep.read_text())
@@ -107,7 +107,7 @@ def test_stage_stops_on_an_invalid_record_naming_file_line_field(tmp_path):
     write_jsonl(b, [rec(0, "x", "b")])
     out = tmp_path / "out.jsonl"
     with pytest.raises(SkyT1Error) as exc:
-        stage.run([str(t)], [str(b)], [str(out)], str(tmp_path / "r.json"))
+        stage.run(stage.Spec({}), stage.Paths((str(t),), (str(b),), (str(out),), str(tmp_path / "r.json")))
     assert f"{t}:3" in str(exc.value) and "'domain'" in str(exc.value)
     assert not out.exists()
 
@@ -116,9 +116,7 @@ def test_stage_refuses_to_overwrite_its_input(tmp_path):
     t = tmp_path / "t.jsonl"
     write_jsonl(t, [rec(0, "q")])
     with pytest.raises(SkyT1Error, match="overwrite"):
-        stage.run([str(t)], [str(t)], [str(t)], str(tmp_path / "r.json"))
-
-
+        stage.run(stage.Spec({}), stage.Paths((str(t),), (str(t),), (str(t),), str(tmp_path / "r.json")))
 # Codeforces' input sentence, as TACO and LiveCodeBench problems carry it word for word
 BOILERPLATE = ("The first line contains a single integer t (1 <= t <= 10^4) - the number of test cases. "
                "The description of the test cases follows.")
@@ -161,7 +159,7 @@ def test_boilerplate_overlap_stays_and_a_real_copy_goes(tmp_path):
     write_jsonl(t, taco)
     write_jsonl(b, bench)
     out, rep = tmp_path / "clean" / "taco.jsonl", tmp_path / "clean" / "report.json"
-    stage.run([str(t)], [str(b)], [str(out)], str(rep), {"ngram_max_df": 10})
+    stage.run(stage.Spec({"ngram_max_df": 10}), stage.Paths((str(t),), (str(b),), (str(out),), str(rep)))
     report = json.loads(rep.read_text())
     assert len(read_jsonl(out)) == 41
     assert report["removed_per_source"] == {"taco": 1} and report["removed_per_benchmark"] == {"livecodebench_medium": 1}
@@ -184,7 +182,7 @@ def test_decontam_off_keeps_every_question_as_the_original(tmp_path):
     write_jsonl(b, [rec(0, LONG, "math500")])
     for off in (False, "off", {"enabled": False}):
         out, rep = tmp_path / "o.jsonl", tmp_path / "r.json"
-        stage.run([str(t)], [str(b)], [str(out)], str(rep), off)
+        stage.run(stage.Spec(off), stage.Paths((str(t),), (str(b),), (str(out),), str(rep)))
         assert read_jsonl(out) == rows  # byte for byte the same records, the copy of LONG included
         report = json.loads(rep.read_text())
         assert report["enabled"] is False and report["removed"] == 0

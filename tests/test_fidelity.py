@@ -21,15 +21,15 @@ def _preset(*files):
 
 def test_published_preset_trains_on_every_row_the_model_saw(tmp_path):
     cfg = _preset("sky-t1-32b-published.yaml")
-    assert cfg["mix"]["dedupe"] is False and _preset("sky-t1-32b.yaml")["mix"].get("dedupe", True) is True
+    assert cfg["mix"]["dedupe"] is False and _preset("sky-t1-32b.yaml")["mix"]["dedupe"] is True
     recs = data.load("sky_t1_data_17k", {"adapter": "sky_t1_data", "options": {"data_files": str(FXH / "sky_t1_data_17k.json")}})
     records.check_all(recs, "fixture")
     src = tmp_path / "published.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in recs))
     for dedupe, rows_out, removed in ((False, 6, 0), (True, 4, 2)):
         out = tmp_path / f"sft-{dedupe}"
-        mix.run([str(src)], out / "d.json", out / "dataset_info.json", out / "report.json",
-                {"dataset_name": "d", "system_prompt": "SYS", "min_rows": 1, "dedupe": dedupe}, seed=1)
+        mix.run(mix.Spec({"dataset_name": "d", "system_prompt": "SYS", "min_rows": 1, "dedupe": dedupe}, seed=1),
+                mix.Paths((str(src),), out / "d.json", out / "dataset_info.json", out / "report.json"))
         rows = json.loads((out / "d.json").read_text())
         report = json.loads((out / "report.json").read_text())
         assert len(rows) == rows_out and report["duplicates_removed"] == removed and report["dedupe"] is dedupe

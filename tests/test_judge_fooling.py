@@ -364,8 +364,8 @@ def test_a_judge_error_fails_the_item_and_the_stage_goes_on(sandbox, tmp_path, m
     src = tmp_path / "in.jsonl"
     write_jsonl(src, rows)
     monkeypatch.setattr(reject, "make_sandbox", lambda cfg: sandbox)
-    reject.run(src, tmp_path / "a.jsonl", tmp_path / "r.jsonl", tmp_path / "s.json", {"require_format": True},
-               scorer="code", evaluator="apps")
+    reject.run(reject.Spec({"require_format": True}, {}, scorer="code", evaluator="apps"),
+               reject.Paths(src, tmp_path / "a.jsonl", tmp_path / "r.jsonl", tmp_path / "s.json"))
     stats = read_json(tmp_path / "s.json")
     assert (stats["accepted"], stats["rejected"]) == (1, 3), stats
     rejected = read_jsonl(tmp_path / "r.jsonl")

@@ -82,7 +82,7 @@ def test_lock_pins_every_hub_input_and_the_pipeline_reads_the_commits(tmp_path, 
     spec = copy.deepcopy(pinned["train_sources"]["numina_amc_aime"])
     spec["options"]["data_files"] = str(FXH / "numina_cot.parquet")
     spec["options"]["labels"]["data_files"] = str(FXH / "labeled_numina_difficulty" / "labeled_amc_aime_0_-1.json")
-    data_stage.run("numina_amc_aime", spec, str(tmp_path / "amc.jsonl"), str(tmp_path / "amc.meta.json"))
+    data_stage.run(data_stage.Spec(spec), data_stage.Paths("numina_amc_aime", str(tmp_path / "amc.jsonl"), str(tmp_path / "amc.meta.json")))
     prov = json.loads((tmp_path / "amc.meta.json").read_text())["provenance"]["config"]["options"]
     assert prov["pinned"]["commit"] == amc["revision"] and prov["labels"]["revision"] == commit
 

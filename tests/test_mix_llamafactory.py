@@ -49,9 +49,11 @@ def test_mix_report_counts_duplicates_and_draws_a_histogram(tmp_path):
     src = tmp_path / "accepted.jsonl"
     write_jsonl(src, _rows())
     out = tmp_path / "sft"
-    cfg = {"dataset_name": "sky_t1", "system_prompt": SYS, "quotas": {"math": 5, "science": 10, "code": 3}, "min_rows": 1}
-    mix.run([str(src)], out / "sky_t1.json", out / "dataset_info.json", out / "mix_report.json", cfg, seed=3,
-            histogram_path=out / "lengths.png", cutoff_len=20)
+    cfg = {"dataset_name": "sky_t1", "system_prompt": SYS, "quotas": {"math": 5, "science": 10, "code": 3}, "min_rows": 1,
+           "dedupe": True}
+    mix.run(mix.Spec(cfg, seed=3, cutoff_len=20),
+            mix.Paths((str(src),), out / "sky_t1.json", out / "dataset_info.json", out / "mix_report.json",
+                      histogram=out / "lengths.png"))
     report = json.loads((out / "mix_report.json").read_text())
     assert report["exact_duplicates"] == 1 and report["normalized_duplicates"] == 1
     assert report["per_domain"] == {"math": 5, "science": 4}
@@ -76,9 +78,10 @@ def test_mix_output_loads_with_llamafactory(tmp_path, request):
     src = tmp_path / "accepted.jsonl"
     write_jsonl(src, _rows())
     out = tmp_path / "sft"
-    cfg = {"dataset_name": "sky_t1", "system_prompt": SYS, "quotas": {"math": 100, "science": 100}, "min_rows": 1}
-    mix.run([str(src)], out / "sky_t1.json", out / "dataset_info.json", out / "mix_report.json", cfg, seed=0,
-            tokenizer_dir=smollm2_tokenizer)
+    cfg = {"dataset_name": "sky_t1", "system_prompt": SYS, "quotas": {"math": 100, "science": 100}, "min_rows": 1,
+           "dedupe": True}
+    mix.run(mix.Spec(cfg, seed=0), mix.Paths((str(src),), out / "sky_t1.json", out / "dataset_info.json",
+                                             out / "mix_report.json", tokenizer=smollm2_tokenizer))
     report = json.loads((out / "mix_report.json").read_text())
     assert report["token_lengths"]["counter"].startswith("tokenizer")
 

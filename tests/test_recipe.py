@@ -426,8 +426,8 @@ def test_published_set_adapter_and_passthrough_mix(tmp_path):
     src = tmp_path / "published.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in recs))
     out = tmp_path / "sft"
-    mix.run([str(src)], out / "d.json", out / "dataset_info.json", out / "report.json",
-            {"dataset_name": "d", "system_prompt": "SYS", "min_rows": 1}, seed=1)
+    mix.run(mix.Spec({"dataset_name": "d", "system_prompt": "SYS", "min_rows": 1, "dedupe": True}, seed=1),
+            mix.Paths((str(src),), out / "d.json", out / "dataset_info.json", out / "report.json"))
     rows = json.loads((out / "d.json").read_text())
     report = json.loads((out / "report.json").read_text())
     assert len(rows) == 4 and report["duplicates_removed"] == 2  # the duplicated STILL-2 part, de-duplicated

@@ -153,7 +153,8 @@ def test_mbpp_reference_solutions_pass(sandbox):
     assert wrong[0]["reason"].startswith("runtime error: test 1/1: NameError")
 
 
-def test_reject_and_evaluate_stages_score_code_rows_in_the_sandbox():
+def test_reject_and_evaluate_stages_score_code_rows_in_the_sandbox(tmp_path):
+    from skyt1.io import read_jsonl, write_jsonl
     from skyt1.scoring import score_item
     from skyt1.stages import reject
     tests = {"inputs": ["2\n", "7\n"], "outputs": ["4", "14"]}
@@ -161,9 +162,13 @@ def test_reject_and_evaluate_stages_score_code_rows_in_the_sandbox():
            "tests": tests, "metadata": {}}
     good = assemble("Read n, print 2n.", "```python\nprint(2 * int(input()))\n```")
     bad = assemble("Read n, print n+2.", "```python\nprint(int(input()) + 2)\n```")
-    assert reject.judge({**row, "rewritten": good}) == {"accepted": True, "reason": None,
-                                                       "predicted": "2/2 tests passed"}
-    verdict = reject.judge({**row, "rewritten": bad})
-    assert not verdict["accepted"] and verdict["reason"].split(":")[0] == "wrong answer"
+    src, out = tmp_path / "rewritten.jsonl", {k: str(tmp_path / f"{k}.json") for k in ("acc", "rej", "stats")}
+    write_jsonl(src, [{**row, "rewritten": good}, {**row, "id": "apps/2", "rewritten": bad}])
+    reject.run(reject.Spec({"require_format": True}, {}, scorer="code"),
+               reject.Paths(str(src), out["acc"], out["rej"], out["stats"]))
+    (accepted,), (rejected,) = read_jsonl(out["acc"]), read_jsonl(out["rej"])
+    assert accepted["id"] == "apps/1" and accepted["verdict"]["accepted"]
+    assert accepted["verdict"]["reason"] is None and accepted["predicted"] == "2/2 tests passed"
+    assert rejected["id"] == "apps/2" and rejected["reject_reason"].split(":")[0] == "wrong answer"
     assert score_item(row, good)["correct"]  # what the evaluate stage calls per sample
     assert not score_item(row, bad)["correct"]

@@ -16,16 +16,31 @@ def row(i, question, domain="math", answer="1", rewritten=None, source="s"):
             "tests": None, "metadata": {}, "rewritten": rewritten or assemble("t", rf"\boxed{{{answer}}}")}
 
 
-def test_reject_reasons():
+def run_reject(tmp_path, rows, require_format=True, name="r"):
+    """reject.run on rows: ({id: accepted row}, {id: reject reason})."""
+    src = tmp_path / f"{name}.jsonl"
+    write_jsonl(src, rows)
+    paths = reject.Paths(str(src), str(tmp_path / f"{name}.acc.jsonl"), str(tmp_path / f"{name}.rej.jsonl"),
+                         str(tmp_path / f"{name}.stats.json"))
+    reject.run(reject.Spec({"require_format": require_format}, {}), paths)
+    return ({r["id"]: r for r in read_jsonl(paths.accepted)},
+            {r["id"]: r["reject_reason"] for r in read_jsonl(paths.rejected)})
+
+
+def test_reject_reasons(tmp_path):
+    from skyt1.scoring import score_item
+
     ok = row(0, "q", answer="2", rewritten=assemble("1+1", r"\boxed{2}"))
     wrong = row(1, "q", answer="2", rewritten=assemble("1+1", r"\boxed{3}"))
     unformatted = row(2, "q", answer="2", rewritten=r"\boxed{2}")
-    assert reject.judge(ok)["accepted"]
-    assert reject.judge(wrong)["reason"].startswith("wrong answer")
-    assert reject.judge(unformatted)["reason"] == "format: no thought section"
-    assert reject.judge(unformatted, require_format=False)["accepted"]
-    with pytest.raises(SkyT1Error, match="sandbox"):
-        reject.judge(row(3, "q", domain="code", answer=None))
+    accepted, reasons = run_reject(tmp_path, [ok, wrong, unformatted])
+    assert list(accepted) == ["s/0"] and accepted["s/0"]["verdict"]["accepted"]
+    assert reasons["s/1"].startswith("wrong answer")
+    assert reasons["s/2"] == "format: no thought section"
+    accepted, _ = run_reject(tmp_path, [unformatted], require_format=False, name="loose")
+    assert list(accepted) == ["s/2"]
+    with pytest.raises(SkyT1Error, match="sandbox"):  # code is never scored outside the sandbox
+        score_item(row(3, "q", domain="code", answer=None), "print(1)")
 
 
 def test_mix_dedupes_applies_quotas_and_is_seeded(tmp_path):
@@ -33,11 +48,12 @@ def test_mix_dedupes_applies_quotas_and_is_seeded(tmp_path):
     rows += [row(i, f"sci {i}", domain="science", source="t") for i in range(4)]
     src = tmp_path / "a.jsonl"
     write_jsonl(src, rows)
-    cfg = {"dataset_name": "sky_t1", "system_prompt": "SYS", "quotas": {"math": 6, "science": 2}, "min_rows": 1}
+    cfg = {"dataset_name": "sky_t1", "system_prompt": "SYS", "quotas": {"math": 6, "science": 2}, "min_rows": 1,
+           "dedupe": True}
     outs = []
     for k in range(2):
         d = tmp_path / f"run{k}"
-        mix.run([str(src)], d / "sky_t1.json", d / "dataset_info.json", d / "report.json", cfg, seed=7)
+        mix.run(mix.Spec(cfg, seed=7), mix.Paths((str(src),), d / "sky_t1.json", d / "dataset_info.json", d / "report.json"))
         outs.append(json.loads((d / "sky_t1.json").read_text()))
     assert outs[0] == outs[1]
     report = json.loads((tmp_path / "run0" / "report.json").read_text())
@@ -52,9 +68,9 @@ def test_mix_dedupes_applies_quotas_and_is_seeded(tmp_path):
 def test_mix_refuses_too_few_rows(tmp_path):
     src = tmp_path / "a.jsonl"
     write_jsonl(src, [row(0, "q")])
-    cfg = {"dataset_name": "x", "system_prompt": "S", "quotas": {"math": 5}, "min_rows": 3}
+    cfg = {"dataset_name": "x", "system_prompt": "S", "quotas": {"math": 5}, "min_rows": 3, "dedupe": True}
     with pytest.raises(SkyT1Error, match="only 1 accepted rows"):
-        mix.run([str(src)], tmp_path / "x.json", tmp_path / "i.json", tmp_path / "r.json", cfg, seed=0)
+        mix.run(mix.Spec(cfg, seed=0), mix.Paths((str(src),), tmp_path / "x.json", tmp_path / "i.json", tmp_path / "r.json"))
     assert not (tmp_path / "x.json").exists()
 
 
@@ -124,3 +140,31 @@ def test_resume_generates_only_missing_items(tmp_path):
     third = CrashingBackend()
     _, stats = run_items(keys, convs, lambda: third, Params(), out, "other settings")
     assert third.calls == 6 and stats["resumed"] == 0
+
+
+@pytest.mark.parametrize("preset", ["tiny", "sky-t1-32b"])
+def test_a_rule_script_rebuilds_the_stage_spec_from_params_and_operational_settings(preset):
+    """What a script gets from stage_args (params joined with the operational settings) is the Spec the stage
+    module builds from the config: no field is lost in the params' split or put back wrong."""
+    import importlib
+    from pathlib import Path
+
+    from skyt1 import config as skyt1_config
+    from skyt1 import settings
+
+    repo = Path(__file__).resolve().parents[1]
+    cfg = skyt1_config.resolve(skyt1_config.load_yaml(repo / "config" / f"{preset}.yaml"), repo / "config")
+    skyt1_config.validate(cfg, repo / "config" / "schema.yaml")
+    jobs = [("prepare_model", {"model": m}) for m in cfg["models"]] + \
+        [("data_train", {"source": s}) for s in cfg["train_sources"]] + \
+        [("data_bench", {"bench": b}) for b in cfg["benchmarks"]] + \
+        [("reject", {"source": s}) for s in cfg["sample"]["sources"]] + \
+        [("plot_benchmark", {"bench": b}) for b in cfg["eval"]["benchmarks"]] + \
+        [("decontaminate", {}), ("mix", {}), ("train", {"repo_root": "/checkout"}), ("table_main", {}), ("cost", {})]
+    assert {rule for rule, _ in jobs} == set(settings.RULE_SPECS)
+    for rule, w in jobs:
+        module = importlib.import_module(settings.RULE_SPECS[rule])
+        spec, ops = settings.split(rule, cfg, **w)
+        assert module.Spec(**settings.join(spec, ops)) == module.spec(cfg, **w), (rule, w)
+    assert settings.spec("plot_benchmark", cfg, bench=cfg["eval"]["benchmarks"][0]).keys() == \
+        settings.spec("table_main", cfg).keys() - {"paper_columns"}  # a plot shows no paper column

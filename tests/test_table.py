@@ -56,8 +56,9 @@ def _eval(tmp_path, label, display, bench, paper_name, correct, *, ids=None, n=1
 def _run(tmp_path, evals, models, roles, pairs):
     sums, samples = zip(*evals)
     out_csv, out_md = tmp_path / "t.csv", tmp_path / "t.md"
-    table.run(list(sums), list(samples), out_csv, out_md, models, ["Sky-T1-32B-Preview", "Qwen2.5-32B-Instruct"],
-              "test", roles=roles, pairs=pairs, bootstrap={"seed": 11, "resamples": 1000})
+    spec = table.Spec(models, "test", roles, pairs, {"seed": 11, "resamples": 1000},
+                      paper_columns=["Sky-T1-32B-Preview", "Qwen2.5-32B-Instruct"])
+    table.run(spec, table.Paths(tuple(sums), tuple(samples), csv=out_csv, md=out_md))
     with open(out_csv, newline="") as f:
         return list(csv.DictReader(f)), out_md.read_text(), out_csv.read_bytes()
 
@@ -132,16 +133,19 @@ def test_plot_has_a_gain_panel_and_is_reproducible(tmp_path):
     sums, samples = map(list, zip(*evals))
     roles = {"base": {"paper_model": "Qwen2.5-32B-Instruct"}, "sky": {"paper_model": "Sky-T1-32B-Preview"}}
     with_gain, without = tmp_path / "g.png", tmp_path / "n.png"
-    table.run_plot(sums, samples, with_gain, ["base", "sky"], "aime24", roles, [{"student": "sky", "base": "base"}],
-                   {"seed": 1})
-    table.run_plot(sums, samples, without, ["base", "sky"], "aime24", roles, [], {"seed": 1})
+
+    def plot(png, pairs):
+        table.run_plot(table.Spec(["base", "sky"], "test", roles, pairs, {"seed": 1}),
+                       table.Paths(tuple(sums), tuple(samples), png=png), "aime24")
+
+    plot(with_gain, [{"student": "sky", "base": "base"}])
+    plot(without, [])
     from PIL import Image
 
     w_gain, w_plain = Image.open(with_gain).size[0], Image.open(without).size[0]
     assert w_gain > w_plain  # the second panel
     again = tmp_path / "g2.png"
-    table.run_plot(sums, samples, again, ["base", "sky"], "aime24", roles, [{"student": "sky", "base": "base"}],
-                   {"seed": 1})
+    plot(again, [{"student": "sky", "base": "base"}])
     assert again.read_bytes() == with_gain.read_bytes()
 
 

@@ -121,7 +121,7 @@ def test_32b_arguments_pass_llamafactorys_parsing(cfg32, student, sft, tmp_path,
     tcfg = copy.deepcopy(cfg32["train"])
     spec = cfg32["models"][tcfg["student"]]
     assert spec["template"] == "qwen25"
-    args = train.build_args(student, sft, "sky_t1", spec["template"], tmp_path / "out", tcfg, repo)
+    args = train.build_args(train.Spec(tcfg, spec, str(repo)), student, sft, "sky_t1", tmp_path / "out")
     args["use_cpu"] = True  # the only change besides paths: this machine has no GPU (bf16 stays on, on CPU)
     (tmp_path / "args.yaml").write_text(yaml.safe_dump(args))
     cmd = train.launch_command(tmp_path / "args.yaml", ranks=1, deepspeed=True)
@@ -183,8 +183,8 @@ def zero3_runs(cfg32, student, sft, tmp_path_factory):
     for deepspeed in (True, False):
         tcfg = _short_run_cfg(cfg32, deepspeed)
         log = out / f"{tcfg['name']}.log"
-        train.run(student, sft / "sky_t1.json", sft / "dataset_info.json", out / tcfg["name"], tcfg, spec,
-                  log_path=str(log), repo_root=str(REPO), gpus=0)
+        train.run(train.Spec(tcfg, spec, repo_root=str(REPO)),
+                  train.Paths(student, sft / "sky_t1.json", sft / "dataset_info.json", out / tcfg["name"], str(log)), gpus=0)
         runs[tcfg["name"]] = (out / tcfg["name"], log.read_text())
     return runs
 
@@ -248,8 +248,8 @@ SKYTHOUGHT_DS = {
 
 def test_32b_train_values_are_skythoughts(cfg32, tmp_path):
     tcfg = cfg32["train"]
-    args = train.build_args(tmp_path / "m", tmp_path / "d", "sky_t1", cfg32["models"][tcfg["student"]]["template"],
-                            tmp_path / "o", tcfg, REPO)
+    args = train.build_args(train.Spec(tcfg, cfg32["models"][tcfg["student"]], str(REPO)), tmp_path / "m",
+                            tmp_path / "d", "sky_t1", tmp_path / "o")
     assert {k: args[k] for k in SKYTHOUGHT_TRAIN} == SKYTHOUGHT_TRAIN
     assert [type(args[k]) for k in SKYTHOUGHT_TRAIN] == [type(v) for v in SKYTHOUGHT_TRAIN.values()]
     assert args["report_to"] == "none"

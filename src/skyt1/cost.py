@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from .config import resource
@@ -58,7 +59,7 @@ def price_of(config: dict, model_identity: dict | None) -> dict | None:
     if not model_identity or "api_model" not in model_identity:
         return None
     for spec in config["models"].values():
-        if spec.get("source") == "api" and spec.get("api_model") == model_identity["api_model"]:
+        if spec["source"] == "api" and spec.get("api_model") == model_identity["api_model"]:
             return spec.get("price_per_mtok")
     return None
 
@@ -118,9 +119,9 @@ def sft_tokens(config: dict, workdir: str | Path = ".") -> tuple[int, str]:
     """(tokens in the SFT set, how they were counted)."""
     workdir = Path(workdir)
     data = workdir / "results" / "sft" / f"{config['mix']['dataset_name']}.json"
-    cost_cfg = config.get("cost", {})
+    cost_cfg = config["cost"]
     if not data.exists():
-        return int(cost_cfg.get("expected_sft_tokens", 0)), "expected (config cost.expected_sft_tokens; no SFT set yet)"
+        return int(cost_cfg["expected_sft_tokens"]), "expected (config cost.expected_sft_tokens; no SFT set yet)"
     rows = json.loads(data.read_text(encoding="utf-8"))
     texts = [r.get("system", "") + "".join(t["value"] for t in r["conversations"]) for r in rows]
     tok_dir = workdir / "results" / "models" / config["train"]["student"]
@@ -130,17 +131,17 @@ def sft_tokens(config: dict, workdir: str | Path = ".") -> tuple[int, str]:
         tok = AutoTokenizer.from_pretrained(str(tok_dir))
         return sum(len(tok(t, add_special_tokens=False).input_ids) for t in texts), f"counted ({data}, student tokenizer)"
     chars = sum(len(t) for t in texts)
-    per = float(cost_cfg.get("chars_per_token", 4.0))
+    per = float(cost_cfg["chars_per_token"])
     return int(chars / per), f"estimated ({data}: {chars} characters / {per} per token)"
 
 
 def estimate(config: dict, workdir: str | Path = ".") -> dict:
     """Training's GPU hours and dollars before it runs."""
-    cost_cfg = config.get("cost", {})
+    cost_cfg = config["cost"]
     tokens, how = sft_tokens(config, workdir)
     epochs = float(config["train"]["args"].get("num_train_epochs", 1))
     gpus = int(_declared(config, "train", "gpu")) or 1
-    rate = float(cost_cfg.get("train_tokens_per_gpu_second", 0)) or None
+    rate = cost_cfg.get("train_tokens_per_gpu_second")  # optional: without it, no estimate
     out = {"sft_tokens": tokens, "sft_tokens_source": how, "epochs": epochs, "gpus": gpus,
            "train_tokens_per_gpu_second": rate, "gpu_hour_usd": cost_cfg.get("gpu_hour_usd")}
     if rate and tokens:
@@ -157,9 +158,9 @@ def engine_loads(config: dict) -> dict:
     source loading its own), and their GPU-hours at the stated load time (cost.engine_load_minutes)."""
     generated = [s for s in config["sample"]["sources"] if not config["train_sources"][s].get("passthrough")]
     models, benches = len(config["eval"]["models"]), len(config["eval"]["benchmarks"])
-    minutes = float(config.get("cost", {}).get("engine_load_minutes", 0) or 0)
+    minutes = float(config["cost"]["engine_load_minutes"])
     rows = []
-    shards = int(config["sample"].get("shards", 1))
+    shards = int(config["sample"]["shards"])
     for stage, shared, per_job in (("sample", shards, max(len(generated), shards)), ("rewrite", 1, len(generated)),
                                    ("eval", models, models * benches)):
         if not on_engine(config, stage):
@@ -224,10 +225,36 @@ def describe(rows: list[dict], est: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(config: dict, csv_path, workdir: str | Path = ".") -> None:
+@dataclass(frozen=True)
+class Spec:
+    """The ledger's own slice of the config (kept under one `config` key, as the rule's params have it):
+    prices and declared GPUs change its numbers here (unlike in sample)."""
+    config: dict
+
+
+@dataclass(frozen=True)
+class Paths:
+    csv: str
+    workdir: str = "."   # where the run's results/ and benchmarks/ are
+
+
+def spec(config: dict, **_wildcards) -> Spec:
+    models = config["models"]
+    # num_train_epochs: LLaMA-Factory's argument (train.args is its open mapping); the estimate counts one
+    # epoch when a preset does not set it
+    return Spec({"models": {n: {k: m[k] for k in ("source", "api_model", "price_per_mtok") if k in m}
+                            for n, m in models.items()},
+                 "resources": config["resources"], "cost": config["cost"],
+                 "mix": {"dataset_name": config["mix"]["dataset_name"]},
+                 "train": {"student": config["train"]["student"],
+                           "args": {"num_train_epochs": config["train"]["args"].get("num_train_epochs", 1)}}})
+
+
+def run(spec: Spec, paths: Paths) -> None:
+    config, workdir = spec.config, paths.workdir
     rows = ledger(config, workdir)
     est = estimate(config, workdir) if _declared(config, "train", "gpu") else None
-    write_text(csv_path, to_csv(rows, est))
+    write_text(paths.csv, to_csv(rows, est))
 
 
 # ---- `skyt1 cost` --------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SkyT1Error
@@ -20,6 +21,26 @@ from .io import atomic_dir, sha256_file, stable_hash
 
 log = logging.getLogger(__name__)
 MANIFEST = "skyt1_model.json"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """The model's entry under `models:` without its chat template (training's business)."""
+    model_spec: dict
+
+
+@dataclass(frozen=True)
+class Paths:
+    name: str    # the model (the job's wildcard)
+    out: str     # results/models/<name>
+
+
+def spec(config: dict, model: str, **_wildcards) -> Spec:
+    return Spec({k: v for k, v in config["models"][model].items() if k != "template"})
+
+
+def run(spec: Spec, paths: Paths) -> dict:
+    return materialize(paths.name, spec.model_spec, paths.out)
 
 
 def materialize(name: str, spec: dict, out_dir: str | Path) -> dict:

@@ -108,13 +108,12 @@ def _source(t: _Texts, name: str, spec: dict, where: str) -> dict:
 
 
 def _train(cfg: dict) -> dict:
-    from .stages.train import build_args  # the stage's own builder: what it renders is what training gets
+    from .stages.train import Spec, build_args  # the stage's own builder: what it renders is what training gets
 
     tr = cfg["train"]
     student = tr["student"]
-    args = build_args(Path("results/models") / student, Path("results/sft"), cfg["mix"]["dataset_name"],
-                      cfg["models"][student].get("template"), Path("results/checkpoints") / f".{tr['name']}.work",
-                      tr, REPO)
+    args = build_args(Spec(tr, cfg["models"][student], str(REPO)), Path("results/models") / student, Path("results/sft"),
+                      cfg["mix"]["dataset_name"], Path("results/checkpoints") / f".{tr['name']}.work")
     out = {"student": _model(cfg, student), "name": tr["name"], "nproc_per_node": tr.get("nproc_per_node", 1),
            "llamafactory_args": args}
     if args.get("deepspeed"):

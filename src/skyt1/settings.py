@@ -1,7 +1,8 @@
 """What a rule's results depend on, and what only decides how fast or where it runs.
 
 `split(rule, config, **wildcards)` builds the arguments a rule's stage takes from the validated
-config and cuts them in two: the spec (everything that can change the rule's outputs; it goes into
+config (for the rules in RULE_SPECS: their stage module's typed `spec(config, **wildcards)`, as a dict)
+and cuts them in two: the spec (everything that can change the rule's outputs; it goes into
 the rule's `params:`, so Snakemake reruns the rule when it changes) and the operational settings
 (batch sizes, concurrency, threads, timeouts, retries, the cache folder, the checkout path, prices;
 the rule's script reads them from the config, so changing them reruns nothing). `join(spec, ops)`
@@ -15,8 +16,10 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import fnmatch
 import hashlib
+import importlib
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -81,21 +84,36 @@ def _bench_evaluator(entry: dict) -> dict:
     return {"evaluator": prof} if prof else {}
 
 
+# The stage module whose `spec(config, **wildcards)` builds each rule's arguments (a frozen dataclass).
+RULE_SPECS = {
+    "prepare_model": "skyt1.models", "data_train": "skyt1.stages.data", "data_bench": "skyt1.stages.data",
+    "decontaminate": "skyt1.stages.decontaminate", "reject": "skyt1.stages.reject", "mix": "skyt1.stages.mix",
+    "train": "skyt1.stages.train", "table_main": "skyt1.stages.table", "plot_benchmark": "skyt1.stages.table",
+    "cost": "skyt1.cost",
+}
+
+
+def spec_dict(spec) -> dict:
+    """A stage's Spec as the dict `split` cuts: its fields by name (nested dataclasses as dicts); a field
+    whose metadata says `omit_none` is left out while it is None (it is not part of this job's arguments)."""
+    out = dataclasses.asdict(spec)
+    for f in dataclasses.fields(spec):
+        if f.metadata.get("omit_none") and out[f.name] is None:
+            del out[f.name]
+    return out
+
+
+def _from_stage(rule: str, config: dict, w: dict) -> dict:
+    """The rule's arguments from its stage's typed spec (RULE_SPECS)."""
+    return spec_dict(importlib.import_module(RULE_SPECS[rule]).spec(config, **w))
+
+
 def _args(rule: str, config: dict, w: dict) -> dict:
     """Everything the rule's stage takes from the config, by argument name."""
+    if rule in RULE_SPECS:
+        return _from_stage(rule, config, w)
     models, cache = config["models"], config.get("cache", {})
     artifacts = config.get("artifacts", {})  # pinned texts: their sha256 counts, where the file lies does not
-    if rule == "prepare_model":
-        spec = {k: v for k, v in models[w["model"]].items() if k != "template"}  # the template is training's
-        return {"model_spec": spec}
-    if rule == "data_train":
-        return {"spec": config["train_sources"][w["source"]]}
-    if rule == "data_bench":
-        # paper_name, metric and generation are read by evaluate and the table, not by loading the data
-        return {"spec": {k: v for k, v in config["benchmarks"][w["bench"]].items()
-                         if k not in ("paper_name", "metric", "generation")}}
-    if rule == "decontaminate":
-        return {"cfg": config.get("decontam", {})}
     if rule in ("sample", "rewrite"):
         section = config[rule]
         cfg = {k: v for k, v in section.items() if k != "sources"}  # one job per source: the list is the DAG's
@@ -106,22 +124,6 @@ def _args(rule: str, config: dict, w: dict) -> dict:
         if rule == "sample" and "source" in w:  # the source's user template shapes the teacher's prompt
             args["source_spec"] = config["train_sources"][w["source"]]
         return args
-    if rule == "reject":
-        args = {"cfg": config["reject"], "sandbox": config.get("sandbox", {})}
-        if "source" in w:  # the source's declared scorer (schema: required unless passthrough), and its domain
-            src = config["train_sources"][w["source"]]
-            args.update(scorer=src.get("scorer"), domain=src.get("domain", "math"))  # none: passthrough
-            if args["scorer"] == "code":  # the official evaluator the source's code is judged like
-                from .scoring.evaluators import params_of
-
-                args["evaluator"] = params_of(src)
-        return args
-    if rule == "mix":
-        return {"cfg": config["mix"], "seed": config["seed"], "cutoff_len": config["train"]["args"].get("cutoff_len"),
-                "artifacts": artifacts}
-    if rule == "train":
-        return {"cfg": config["train"], "model_spec": models[config["train"]["student"]],
-                "repo_root": w.get("repo_root")}
     if rule == "evaluate":
         label, bench = w["label"], w["bench"]
         entry = config["eval"]["models"][label]
@@ -134,25 +136,6 @@ def _args(rule: str, config: dict, w: dict) -> dict:
                 "model_spec": _gen_model(models[_model_name_for_eval(config, label)]), "cache": cache,
                 "sandbox": config.get("sandbox", {}), "artifacts": artifacts,
                 **_bench_evaluator(config["benchmarks"][bench])}
-    if rule in ("table_main", "plot_benchmark"):
-        ev = config["eval"]
-        # each model's part in the paper (verdicts only for the paper's own models), the gains and the
-        # seeded bootstrap that makes their intervals: all change the table
-        args = {"models": list(ev["models"]), "preset": config["preset"],
-                "roles": {m: {k: e[k] for k in ("paper_model", "stands_in_for") if k in e} for m, e in ev["models"].items()},
-                "gains": config["table"].get("gains") or [], "bootstrap": ev.get("bootstrap") or {}}
-        if rule == "table_main":
-            args["paper_columns"] = config["table"]["paper_columns"]
-        return args
-    if rule == "cost":
-        # The ledger's own inputs: prices and declared GPUs change its numbers here (unlike in sample).
-        return {"config": {
-            "models": {n: {k: m[k] for k in ("source", "api_model", "price_per_mtok") if k in m}
-                       for n, m in models.items()},
-            "resources": config["resources"], "cost": config.get("cost", {}),
-            "mix": {"dataset_name": config["mix"]["dataset_name"]},
-            "train": {"student": config["train"]["student"],
-                      "args": {"num_train_epochs": config["train"]["args"].get("num_train_epochs", 1)}}}}
     raise KeyError(f"no settings split is defined for rule {rule!r}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
+from dataclasses import dataclass
 
 from .. import data, provenance, records
 from ..io import write_json, write_jsonl
@@ -12,7 +13,28 @@ from ..io import write_json, write_jsonl
 log = logging.getLogger(__name__)
 
 
-def run(name: str, spec: dict, out_path: str, meta_path: str) -> None:
+@dataclass(frozen=True)
+class Spec:
+    """What loading one source or benchmark reads: its declaration (the field keeps the params' old name)."""
+    spec: dict
+
+
+@dataclass(frozen=True)
+class Paths:
+    name: str       # the source or benchmark (the job's wildcard)
+    records: str
+    meta: str
+
+
+def spec(config: dict, source: str | None = None, bench: str | None = None, **_wildcards) -> Spec:
+    if source is not None:
+        return Spec(config["train_sources"][source])
+    # paper_name, metric and generation are read by evaluate and the table, not by loading the data
+    return Spec({k: v for k, v in config["benchmarks"][bench].items() if k not in ("paper_name", "metric", "generation")})
+
+
+def run(spec: Spec, paths: Paths) -> None:
+    name, out_path, meta_path, spec = paths.name, paths.records, paths.meta, spec.spec
     recs = records.check_all(data.load(name, spec), f"source {name}")
     domains = {}
     for r in recs:

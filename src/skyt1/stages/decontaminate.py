@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import provenance, records
@@ -52,7 +53,28 @@ def _numbered(path):
     return zip(raw, iter_jsonl(path))
 
 
-def run(train_paths: list[str], bench_paths: list[str], out_paths: list[str], report_path, cfg: dict | None = None) -> dict:
+@dataclass(frozen=True)
+class Spec:
+    """The `decontam:` setting as the config gives it: `off`/false, or its settings (unset ones take
+    skyt1.decontam.DEFAULTS: the schema cannot fill them under its `off`-or-settings choice)."""
+    cfg: dict | bool | str | None
+
+
+@dataclass(frozen=True)
+class Paths:
+    train: tuple[str, ...]   # the training sources' records
+    bench: tuple[str, ...]   # the benchmarks' records
+    out: tuple[str, ...]     # one cleaned file per training source, in the same order
+    report: str
+
+
+def spec(config: dict, **_wildcards) -> Spec:
+    return Spec(config["decontam"])
+
+
+def run(spec: Spec, paths: Paths) -> dict:
+    train_paths, bench_paths, out_paths, report_path = list(paths.train), list(paths.bench), list(paths.out), paths.report
+    cfg = spec.cfg
     if len(train_paths) != len(out_paths):
         raise SkyT1Error(f"decontaminate: {len(train_paths)} training inputs but {len(out_paths)} outputs",
                          "give one output path per training file")

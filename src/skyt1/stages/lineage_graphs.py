@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from .. import lineage
 from ..errors import SkyT1Error
@@ -10,7 +11,25 @@ from ..errors import SkyT1Error
 log = logging.getLogger(__name__)
 
 
-def run(table_path: str, rulegraph_svg: str, lineage_svg: str, config: dict, root: str = ".") -> None:
+@dataclass(frozen=True)
+class Spec:
+    """The whole config: the current DAG is planned from it (its preset is the rule's params)."""
+    config: dict
+
+
+@dataclass(frozen=True)
+class Paths:
+    table: str       # the main table whose lineage is drawn
+    rulegraph: str   # SVG outputs
+    lineage: str
+
+
+def spec(config: dict, **_wildcards) -> Spec:
+    return Spec(config)
+
+
+def run(spec: Spec, paths: Paths, root: str = ".") -> None:
+    table_path, rulegraph_svg, lineage_svg, config = paths.table, paths.rulegraph, paths.lineage, spec.config
     # The current config's DAG (built by snakemake, nothing runs) gives the rule graph and the config-values
     # hash each output would have now, so the lineage graph can mark what was made under other values.
     current = lineage.current_state(root, table_path, config=config)

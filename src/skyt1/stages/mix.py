@@ -6,6 +6,7 @@ import logging
 import random
 import re
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import provenance, texts
@@ -17,11 +18,6 @@ log = logging.getLogger(__name__)
 
 def normalize(question: str) -> str:
     return re.sub(r"\s+", " ", question).strip().lower()
-
-
-def dedupe(rows: list[dict]) -> tuple[list[dict], int]:
-    out, counts = dedupe_counts(rows)
-    return out, counts["exact"] + counts["normalized"]
 
 
 def dedupe_counts(rows: list[dict]) -> tuple[list[dict], dict]:
@@ -149,25 +145,52 @@ def acceptance_by_domain(stats_paths: list[str]) -> dict:
     return dict(sorted(per.items()))
 
 
-def run(accepted_paths: list[str], data_path, info_path, report_path, cfg: dict, seed: int,
-        histogram_path=None, tokenizer_dir=None, cutoff_len: int | None = None, artifacts: dict | None = None,
-        cache_cfg: dict | None = None, rows_path=None, reject_stats_paths: list[str] | None = None) -> None:
-    """histogram_path defaults to mix_token_lengths.png beside the report. rows_path (a JSONL, line N for
-    SFT row N) gets each row's lineage ids: source record, teacher and rewrite requests, scorer verdict."""
-    system = texts.Resolver(cache_cfg, artifacts).resolve(cfg["system_prompt"], "mix.system_prompt")
+@dataclass(frozen=True)
+class Spec:
+    """cfg: the `mix:` section; seed: the run's seed (quota subsets); cutoff_len: training's, drawn on the
+    length histogram; artifacts: the pinned texts (the system prompt may be one)."""
+    cfg: dict
+    seed: int
+    cutoff_len: int | None = None
+    artifacts: dict | None = None
+
+
+@dataclass(frozen=True)
+class Paths:
+    accepted: tuple[str, ...]
+    data: str
+    info: str
+    report: str
+    histogram: str | None = None       # default: mix_token_lengths.png beside the report
+    tokenizer: str | None = None       # the student's tokenizer folder (else an approximate count)
+    rows: str | None = None            # JSONL, line N for SFT row N: its lineage ids
+    reject_stats: tuple[str, ...] = ()  # reject's stats files (acceptance per domain)
+
+
+def spec(config: dict, **_wildcards) -> Spec:
+    return Spec(config["mix"], config["seed"], config["train"]["args"].get("cutoff_len"), config["artifacts"])
+
+
+def run(spec: Spec, paths: Paths) -> None:
+    """rows (a JSONL, line N for SFT row N) gets each row's lineage ids: source record, teacher and rewrite
+    requests, scorer verdict."""
+    cfg, seed, cutoff_len = spec.cfg, spec.seed, spec.cutoff_len
+    accepted_paths, data_path, info_path, report_path = list(paths.accepted), paths.data, paths.info, paths.report
+    tokenizer_dir, rows_path = paths.tokenizer, paths.rows
+    system = texts.Resolver(None, spec.artifacts).resolve(cfg["system_prompt"], "mix.system_prompt")
     rows = [r for p in accepted_paths for r in read_jsonl(p)]
     unique, dup_counts = dedupe_counts(rows)
     dupes = dup_counts["exact"] + dup_counts["normalized"]
-    if not cfg.get("dedupe", True):  # the published 17K: its STILL-2 rows twice, as the model was trained on them
+    if not cfg["dedupe"]:  # the published 17K: its STILL-2 rows twice, as the model was trained on them
         unique, dupes = rows, 0
-    mixed = apply_quotas(unique, cfg.get("quotas"), seed)
-    if len(mixed) < cfg.get("min_rows", 1):
-        raise SkyT1Error(f"mix: only {len(mixed)} accepted rows reached the SFT set (min_rows is {cfg.get('min_rows', 1)})",
+    mixed = apply_quotas(unique, cfg.get("quotas"), seed)  # optional: no quota keeps every row
+    if len(mixed) < cfg["min_rows"]:
+        raise SkyT1Error(f"mix: only {len(mixed)} accepted rows reached the SFT set (min_rows is {cfg['min_rows']})",
                          "sample more questions (train_sources.<name>.options.size / limit) or lower mix.min_rows")
     examples = [to_sharegpt(r, system.text) for r in mixed]
     lengths, counter = token_lengths([e["conversations"][0]["value"] + "\n" + e["conversations"][1]["value"]
                                       for e in examples], tokenizer_dir)
-    histogram_path = histogram_path or Path(report_path).with_name("mix_token_lengths.png")
+    histogram_path = paths.histogram or Path(report_path).with_name("mix_token_lengths.png")
     available = Counter(r["domain"] for r in unique)
     write_json(data_path, examples)
     write_json(info_path, dataset_info(cfg["dataset_name"], Path(data_path).name))
@@ -175,15 +198,15 @@ def run(accepted_paths: list[str], data_path, info_path, report_path, cfg: dict,
         write_jsonl(rows_path, [row_lineage(i, r) for i, r in enumerate(mixed)])
     length_stats = histogram(lengths, histogram_path, f"{cfg['dataset_name']}: {len(mixed)} examples", cutoff_len)
     write_json(report_path, {
-        "rows": len(mixed), "accepted_in": len(rows), "dedupe": bool(cfg.get("dedupe", True)), "duplicates_removed": dupes,
+        "rows": len(mixed), "accepted_in": len(rows), "dedupe": bool(cfg["dedupe"]), "duplicates_removed": dupes,
         "exact_duplicates": dup_counts["exact"], "normalized_duplicates": dup_counts["normalized"],
         "per_source": dict(sorted(Counter(r["source"] for r in mixed).items())),
         "per_domain": dict(sorted(Counter(r["domain"] for r in mixed).items())),
-        "acceptance_by_domain": acceptance_by_domain(reject_stats_paths or []),
+        "acceptance_by_domain": acceptance_by_domain(list(paths.reject_stats)),
         "quota_shortfall": {d: q - min(q, available.get(d, 0)) for d, q in sorted((cfg.get("quotas") or {}).items())
                             if available.get(d, 0) < q},
         "token_lengths": {"counter": counter, **length_stats, "histogram": str(histogram_path)},
         "provenance": provenance.collect("mix", cfg, accepted_paths, seed=seed,
                                          texts={"system_prompt": system.describe()})})
     log.info("mix: %d rows (%d duplicates removed%s)", len(mixed), dupes,
-             "" if cfg.get("dedupe", True) else f"; dedupe off: {dup_counts['exact'] + dup_counts['normalized']} copies kept")
+             "" if cfg["dedupe"] else f"; dedupe off: {dup_counts['exact'] + dup_counts['normalized']} copies kept")

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass, field
 
 from .. import provenance
 from ..formatting import split_sections
 from ..io import read_jsonl, write_json, write_jsonl
-from ..scoring import make_sandbox, score_batch, score_item, scorer_kind
+from ..scoring import make_sandbox, score_batch, scorer_kind
 
 log = logging.getLogger(__name__)
-
-
-def judge(row: dict, require_format: bool = True, sandbox=None, scorer: str | None = None) -> dict:
-    """Return {"accepted": bool, "reason": str|None, "predicted": ...} for one rewritten row.
-    Math by equivalence with the gold answer, multiple choice by the option letter, code by running
-    the row's tests inside the sandbox."""
-    gate = _format_gate(row, require_format)
-    if gate is not None:
-        return gate
-    text = row["rewritten"]
-    result = score_item(row, split_sections(text).solution or text, sandbox=sandbox, scorer=scorer)
-    return {"accepted": result["correct"], "reason": result["reason"], "predicted": result["predicted"]}
 
 
 def _format_gate(row: dict, require_format: bool) -> dict | None:
@@ -33,15 +22,52 @@ def _format_gate(row: dict, require_format: bool) -> dict | None:
     return None
 
 
-def run(in_path, accepted_path, rejected_path, stats_path, cfg: dict, sandbox_cfg: dict | None = None,
-        scorer: str | None = None, domain: str | None = None, threads: int = 1, evaluator=None) -> None:
-    """`scorer` is the source's declared scorer (else inferred per record); code rows run in parallel
-    sandboxes, as many at once as the rule has threads, judged like `evaluator` (the source's profile)
-    judges. A row whose judging raised is rejected with its reason and counted (judge_errors)."""
+_OMIT = {"omit_none": True}  # absent from the params while None (settings.spec_dict)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """cfg: the `reject:` section; sandbox: the code sandbox's limits; scorer: the source's declared scorer
+    (else its adapter's, as settings gives it; None: inferred per record); domain: the source's;
+    evaluator: the official evaluator profile its code rows are judged like (code sources only)."""
+    cfg: dict
+    sandbox: dict
+    scorer: str | None = None
+    domain: str | None = None
+    evaluator: dict | None = field(default=None, metadata=_OMIT)
+
+
+@dataclass(frozen=True)
+class Paths:
+    rewritten: str
+    accepted: str
+    rejected: str
+    stats: str
+
+
+def spec(config: dict, source: str | None = None, **_wildcards) -> Spec:
+    if source is None:
+        return Spec(config["reject"], config["sandbox"])
+    src = config["train_sources"][source]
+    scorer = src.get("scorer")  # declared (the schema requires it of every source but a passthrough one)
+    evaluator = None
+    if scorer == "code":  # the official evaluator the source's code is judged like
+        from ..scoring.evaluators import params_of
+
+        evaluator = params_of(src)
+    # a source without a declared domain is counted as math, as sample picks its prompt
+    return Spec(config["reject"], config["sandbox"], scorer, src.get("domain", "math"), evaluator)
+
+
+def run(spec: Spec, paths: Paths, threads: int = 1) -> None:
+    """Code rows run in parallel sandboxes, as many at once as the rule has threads. A row whose judging
+    raised is rejected with its reason and counted (judge_errors)."""
+    cfg, scorer, domain, evaluator = spec.cfg, spec.scorer, spec.domain, spec.evaluator
+    in_path, accepted_path, rejected_path, stats_path = paths.rewritten, paths.accepted, paths.rejected, paths.stats
     rows = read_jsonl(in_path)
     kinds = {scorer} if scorer else {scorer_kind(r) for r in rows}
-    sandbox = make_sandbox(sandbox_cfg) if "code" in kinds else None
-    require = cfg.get("require_format", True)
+    sandbox = make_sandbox(spec.sandbox) if "code" in kinds else None
+    require = cfg["require_format"]
     verdicts = [_format_gate(r, require) for r in rows]
     todo = [i for i, v in enumerate(verdicts) if v is None]
     texts = [split_sections(rows[i]["rewritten"]).solution or rows[i]["rewritten"] for i in todo]
@@ -53,7 +79,7 @@ def run(in_path, accepted_path, rejected_path, stats_path, cfg: dict, sandbox_cf
     for row, verdict in zip(rows, verdicts):
         if verdict["accepted"]:
             accepted.append({**row, "predicted": verdict["predicted"],
-                             "verdict": {**verdict, "scorer": scorer_kind(row)}})
+                             "verdict": {**verdict, "scorer": scorer or scorer_kind(row)}})
         else:
             reasons[verdict["reason"].split(":")[0]] += 1
             rejected.append({**row, "predicted": verdict["predicted"], "reject_reason": verdict["reason"]})

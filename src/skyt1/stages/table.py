@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass, field
 
 from ..errors import SkyT1Error
 from ..io import iter_jsonl, read_json, write_text
@@ -235,9 +236,43 @@ def note(preset: str, summaries: list[dict], model_order: list[str], roles: dict
     return "\n\n".join(lines) + "\n\n"
 
 
-def run(summary_paths: list[str], sample_paths: list[str], csv_path, md_path, model_order: list[str],
-        paper_columns: list[str], preset: str, roles: dict | None = None, pairs: list[dict] | None = None,
-        bootstrap: dict | None = None) -> None:
+@dataclass(frozen=True)
+class Spec:
+    """models: eval.models' labels in column order; preset: named in the note; roles: each model's part in
+    the paper (paper_model / stands_in_for); gains: the (student, base) pairs; bootstrap: the seeded
+    resampling of the gain intervals; paper_columns: the paper's models whose numbers the main table shows
+    (None for one benchmark's plot, which shows none)."""
+    models: list
+    preset: str
+    roles: dict
+    gains: list
+    bootstrap: dict
+    paper_columns: list | None = field(default=None, metadata={"omit_none": True})
+
+
+@dataclass(frozen=True)
+class Paths:
+    summaries: tuple[str, ...]   # results/eval/<label>/<bench>.summary.json
+    samples: tuple[str, ...]     # the per-sample JSONL beside each summary
+    csv: str | None = None       # table_main's outputs
+    md: str | None = None
+    png: str | None = None       # plot_benchmark's output
+
+
+def spec(config: dict, bench: str | None = None, **_wildcards) -> Spec:
+    """The main table's spec, or with `bench` the spec of that benchmark's plot. Each model's part in the
+    paper (verdicts only for the paper's own models), the gains and the seeded bootstrap that makes their
+    intervals: all change the table."""
+    ev = config["eval"]
+    roles = {m: {k: e[k] for k in ("paper_model", "stands_in_for") if k in e} for m, e in ev["models"].items()}
+    return Spec(list(ev["models"]), config["preset"], roles, config["table"]["gains"], ev.get("bootstrap") or {},
+                None if bench is not None else config["table"]["paper_columns"])
+
+
+def run(spec: Spec, paths: Paths) -> None:
+    summary_paths, sample_paths, csv_path, md_path = list(paths.summaries), list(paths.samples), paths.csv, paths.md
+    model_order, paper_columns, preset, roles, pairs, bootstrap = (spec.models, spec.paper_columns, spec.preset,
+                                                                    spec.roles, spec.gains, spec.bootstrap)
     summaries = [read_json(p) for p in summary_paths]
     pairs = pairs or []
     check_gains(pairs, model_order)
@@ -268,12 +303,13 @@ def _samples_by_key(summaries: list[dict], summary_paths: list[str], sample_path
 
 # ------------------------------------------------------------------------------ plots
 
-def plot_benchmark(summaries: list[dict], model_order: list[str], path, bench: str, roles: dict | None = None,
-                   pairs: list[dict] | None = None, gains: dict | None = None) -> None:
-    """Left: this run's models with their 95% interval as whiskers, then the paper's reported numbers for
+def plot_benchmark(summaries: list[dict], spec: Spec, path, bench: str, gains: dict | None = None) -> None:
+    """spec gives the models (in order), their roles and the declared gain pairs. Left: this run's models with their 95% interval as whiskers, then the paper's reported numbers for
     the models that are the paper's (hatched, no whisker: the post gives none). Right, where gains are
     declared: each student's gain over its base with its paired interval, beside the paper's gain."""
     import textwrap
+
+    model_order, roles, pairs = spec.models, spec.roles, spec.gains
 
     import matplotlib
 
@@ -375,11 +411,12 @@ def plot_benchmark(summaries: list[dict], model_order: list[str], path, bench: s
     plt.close(fig)
 
 
-def run_plot(summary_paths: list[str], sample_paths: list[str], png_path, model_order: list[str], bench: str,
-             roles: dict | None = None, pairs: list[dict] | None = None, bootstrap: dict | None = None) -> None:
+def run_plot(spec: Spec, paths: Paths, bench: str) -> None:
+    summary_paths, sample_paths, png_path = list(paths.summaries), list(paths.samples), paths.png
+    model_order, roles, pairs, bootstrap = spec.models, spec.roles, spec.gains, spec.bootstrap
     summaries = [read_json(p) for p in summary_paths]
     pairs = pairs or []
     check_gains(pairs, model_order)
     gains = compute_gains(summaries, _samples_by_key(summaries, summary_paths, sample_paths), pairs, roles,
                           bootstrap or {})
-    plot_benchmark(summaries, model_order, png_path, bench, roles, pairs, gains)
+    plot_benchmark(summaries, spec, png_path, bench, gains)

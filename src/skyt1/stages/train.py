@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -25,31 +26,6 @@ from ..models import MANIFEST, identity
 from ..train_launcher import TEMPLATE_SOURCES
 
 log = logging.getLogger(__name__)
-
-
-def build_args(student_dir, sft_dir, dataset_name, template, work_dir, cfg: dict, repo_root: Path) -> dict:
-    args = {
-        "model_name_or_path": str(Path(student_dir).resolve()),
-        "trust_remote_code": False,
-        "stage": "sft",
-        "do_train": True,
-        "finetuning_type": "full",
-        "dataset": dataset_name,
-        "dataset_dir": str(Path(sft_dir).resolve()),
-        "template": template,
-        "output_dir": str(Path(work_dir).resolve()),
-        "overwrite_cache": True,
-        "preprocessing_num_workers": 1,
-        "report_to": "none",
-        "plot_loss": False,
-    }
-    args.update(cfg["args"])
-    if cfg.get("deepspeed"):
-        ds = (repo_root / cfg["deepspeed"]).resolve()
-        if not ds.exists():
-            raise SkyT1Error(f"train.deepspeed: {ds} does not exist", "point it at a DeepSpeed JSON file in the repository")
-        args["deepspeed"] = str(ds)
-    return args
 
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -86,7 +62,7 @@ def launch_command(args_path, ranks: int, deepspeed: bool) -> list[str]:
 
 
 def _warn_if_batch_differs(cfg: dict, ranks: int) -> None:
-    planned = cfg.get("nproc_per_node", 1)
+    planned = cfg["nproc_per_node"]
     if planned != ranks:
         a = cfg["args"]
         per_step = a.get("per_device_train_batch_size", 1) * a.get("gradient_accumulation_steps", 1)
@@ -170,8 +146,59 @@ def _weights_present(folder: Path) -> bool:
     return (folder / "model.safetensors").exists() or (folder / "model.safetensors.index.json").exists()
 
 
-def run(student_dir, sft_data, sft_info, out_dir, cfg: dict, model_spec: dict, log_path: str,
-        repo_root: str, gpus: int = 0) -> None:
+@dataclass(frozen=True)
+class Spec:
+    """cfg: the `train:` section (LLaMA-Factory's args under cfg.args); model_spec: the student's model entry
+    (its chat template); repo_root: the checkout DeepSpeed configs are read from (operational)."""
+    cfg: dict
+    model_spec: dict
+    repo_root: str | None = None
+
+
+@dataclass(frozen=True)
+class Paths:
+    student: str     # the prepared student model folder
+    data: str        # the SFT set (sharegpt JSON)
+    info: str        # its dataset_info.json
+    out: str         # the checkpoint folder
+    log: str
+
+
+def spec(config: dict, repo_root: str | None = None, **_wildcards) -> Spec:
+    return Spec(config["train"], config["models"][config["train"]["student"]], repo_root)
+
+
+def build_args(spec: Spec, student_dir, sft_dir, dataset_name, work_dir) -> dict:
+    """LLaMA-Factory's arguments: the stage's fixed ones, then train.args; the student's chat template;
+    DeepSpeed's config resolved against spec.repo_root."""
+    cfg, template = spec.cfg, spec.model_spec.get("template")  # run() refuses a student without one
+    args = {
+        "model_name_or_path": str(Path(student_dir).resolve()),
+        "trust_remote_code": False,
+        "stage": "sft",
+        "do_train": True,
+        "finetuning_type": "full",
+        "dataset": dataset_name,
+        "dataset_dir": str(Path(sft_dir).resolve()),
+        "template": template,
+        "output_dir": str(Path(work_dir).resolve()),
+        "overwrite_cache": True,
+        "preprocessing_num_workers": 1,
+        "report_to": "none",
+        "plot_loss": False,
+    }
+    args.update(cfg["args"])
+    if cfg["deepspeed"]:
+        ds = (Path(spec.repo_root) / cfg["deepspeed"]).resolve()
+        if not ds.exists():
+            raise SkyT1Error(f"train.deepspeed: {ds} does not exist", "point it at a DeepSpeed JSON file in the repository")
+        args["deepspeed"] = str(ds)
+    return args
+
+
+def run(spec: Spec, paths: Paths, gpus: int = 0) -> None:
+    cfg, model_spec, log_path = spec.cfg, spec.model_spec, paths.log
+    student_dir, sft_data, sft_info, out_dir = paths.student, paths.data, paths.info, paths.out
     out_dir = Path(out_dir)
     work_dir = out_dir.parent / f".{out_dir.name}.work"
     info = read_json(sft_info)
@@ -185,7 +212,7 @@ def run(student_dir, sft_data, sft_info, out_dir, cfg: dict, model_spec: dict, l
     if work_dir.exists() and not _has_checkpoint(work_dir):
         shutil.rmtree(work_dir)  # a run that died before its first checkpoint: nothing to resume
     resuming = work_dir.exists()
-    args = build_args(student_dir, Path(sft_data).parent, dataset_name, template, work_dir, cfg, Path(repo_root))
+    args = build_args(spec, student_dir, Path(sft_data).parent, dataset_name, work_dir)
     args["overwrite_output_dir"] = not resuming
     work_dir.mkdir(parents=True, exist_ok=True)
     args_path = work_dir / "skyt1_train_args.yaml"
