@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..errors import SkyT1Error
 from ..registry import Registry
 
 # An adapter is a function (name, spec) -> list[record]; register one with @adapter("name").
