@@ -11,8 +11,8 @@ log = logging.getLogger(__name__)
 
 
 def run(table_path: str, rulegraph_svg: str, lineage_svg: str, config: dict, root: str = ".") -> None:
-    # The current config's DAG (built by snakemake, nothing runs) gives the rule graph and the config-values
-    # hash each output would have now, so the lineage graph can mark what was made under other values.
+    # The current config's view from snakemake's public CLI (--summary, --rulegraph; nothing runs) gives the
+    # rule graph and which outputs' params changed, so the lineage graph can mark what was made under other values.
     current = lineage.current_state(root, table_path, config=config)
     if current.get("error"):
         raise SkyT1Error(f"cannot build the current DAG: {current['error']}", "run `snakemake --rulegraph` to see why")
