@@ -43,8 +43,9 @@ def _ident(desc: dict) -> str | None:
     if desc.get("sha256"):
         return desc["sha256"]
     model = desc.get("model") or {}
-    # a checkpoint's manifest has no single weights hash: its own hash stands for it
-    return model.get("sha256") or (stable_hash(model) if model else None)
+    # a GGUF's file hash, else the weights' hash; a manifest with neither (a hub snapshot, an older
+    # checkpoint) is identified by the manifest's own hash
+    return model.get("sha256") or model.get("weights_sha256") or (stable_hash(model) if model else None)
 
 
 def _now(root: Path, path: str) -> tuple[str | None, bool]:

@@ -140,9 +140,13 @@ def weights_sha256(folder: str | Path) -> str:
     return stable_hash([[p.relative_to(folder).as_posix(), sha256_file(p)] for p in files])
 
 
+_HASHED: dict = {}  # (folder, manifest mtime) -> weights_sha256, for folders whose manifest lacks it
+
+
 def identity(model_dir: str | Path) -> dict:
     """What identifies a prepared model's content, for request caches and provenance: the weights'
-    sha256, or for a hub snapshot its resolved commit. Never the time a prepare took, or its date."""
+    sha256 (every prepared model and, since issue 24, trained checkpoint has it in its manifest), or for a
+    hub snapshot its resolved commit. Never the time a prepare took, or its date."""
     folder = Path(model_dir)
     path = folder / MANIFEST
     manifest = json.loads(path.read_text()) if path.exists() else {}
@@ -150,8 +154,11 @@ def identity(model_dir: str | Path) -> dict:
         return {"weights_sha256": manifest["weights_sha256"]}
     if manifest.get("source") == "hub" and manifest.get("commit"):
         return {"hub": manifest["repo"], "commit": manifest["commit"]}
-    # Folders prepared before the manifest held a content hash (and trained checkpoints): hash them now.
-    return {"weights_sha256": weights_sha256(folder)}
+    # A folder made before its manifest held the hash (an older checkpoint): hash it, once per process.
+    key = (str(folder.resolve()), path.stat().st_mtime_ns if path.exists() else None)
+    if key not in _HASHED:
+        _HASHED[key] = weights_sha256(folder)
+    return {"weights_sha256": _HASHED[key]}
 
 
 def api_identity(model_spec: dict) -> dict:
