@@ -179,14 +179,17 @@ class OpenAIBackend:
                 # a live local engine still decoding: a retry would start the request again behind itself
                 return Completion([], [], error=f"APITimeoutError: no answer within timeout_s {self.timeout:g} s "
                                   "from the local engine (not retried)", extra={"retries": retries})
-            except httpx.HTTPStatusError as exc:  # /tokenize answered an error (plain httpx: no SDK retries)
-                if exc.response.status_code >= 500 and ours < self.max_retries:
+            except (httpx.HTTPStatusError, httpx.TransportError) as exc:
+                # /tokenize failed (plain httpx, not the SDK: no retries of its own): a 5xx or a transport error
+                # is retried here, another status is the answer
+                status = exc.response.status_code if isinstance(exc, httpx.HTTPStatusError) else None
+                if (status is None or status >= 500) and ours < self.max_retries:
                     ours += 1
                     retries += 1
                     await asyncio.sleep(_backoff(ours))
                     continue
-                return Completion([], [], error=f"tokenize: HTTP {exc.response.status_code}: {exc.response.text[:300]}",
-                                  extra={"retries": retries})
+                what = f"HTTP {status}: {exc.response.text[:300]}" if status else f"{type(exc).__name__}: {str(exc)[:300]}"
+                return Completion([], [], error=f"tokenize: {what}", extra={"retries": retries})
             except (openai.APIStatusError, openai.APIConnectionError) as exc:
                 # what the SDK gave up on (its retries spent) or never retries (400, 401, 404...)
                 return Completion([], [], error=f"{type(exc).__name__}: {str(exc)[:300]}", extra={"retries": retries})
