@@ -87,12 +87,17 @@ def current_state(root: str | Path = ".", target: str = "results/table_main.csv"
     files = [str(Path(p).resolve()) for p in configfiles]
     with tempfile.TemporaryDirectory(prefix="skyt1-current-") as tmp:
         if config is not None:
-            path = Path(tmp) / "config.yaml"  # JSON is YAML
-            path.write_text(json.dumps(dict(config), default=str))
+            import yaml
+
+            path = Path(tmp) / "config.yaml"  # YAML, not JSON text: PyYAML reads JSON's 1e-05 as a string
+            path.write_text(yaml.safe_dump(json.loads(json.dumps(dict(config), default=str))))
             files.append(str(path))
         procs = {name: _snakemake([*args, target], root, snakefile, files) for name, args in
                  (("summary", ["--summary"]), ("rules", ["--rulegraph", "--forceall"]))}  # both at once
         out = {name: proc.communicate() for name, proc in procs.items()}
+        user = {}
+        for f in files:  # the preset as the Snakefile resolves it (skyt1.config.resolve)
+            user = deep_merge(user, load_yaml(Path(f)) or {})
     for name, proc in procs.items():
         if proc.returncode != 0:
             return {"preset": None, "outputs": {}, "error": _failure(proc, out[name][1])}
@@ -101,9 +106,6 @@ def current_state(root: str | Path = ".", target: str = "results/table_main.csv"
         cols = line.split("\t")
         if len(cols) >= 5:
             outputs[cols[0]] = {"rule": cols[2], "status": cols[4]}
-    user = {}
-    for f in files:
-        user = deep_merge(user, load_yaml(Path(f)) or {})
     dot = out["rules"][0]
     return {"preset": user.get("preset", DEFAULT_PRESET), "outputs": outputs, "error": None,
             "rule_dot": dot[dot.find("digraph"):]}
