@@ -20,6 +20,7 @@ prompt's estimate plus max_tokens x n when it arrives)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -160,8 +161,6 @@ class OpenAIBackend:
             try:
                 if max_tokens is None:
                     max_tokens = await self._fit(http, conversation, params) if self.clamp else params.max_new_tokens
-                if self.budget is not None:
-                    await self.budget.acquire(estimate_tokens(conversation, max_tokens, params.n))
                 raw = await client.chat.completions.with_raw_response.create(
                     model=self.model_id, messages=conversation, max_tokens=max_tokens,
                     temperature=params.temperature, top_p=params.top_p, n=params.n, seed=params.seed)
@@ -209,14 +208,23 @@ class OpenAIBackend:
 
         concurrency = self.cfg.get("concurrency") or default_concurrency(self.cfg, params.n)
         limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
+        hooks = {}
+        if self.cfg.get("tokens_per_minute"):
+            self.budget = TokenBudget(self.cfg["tokens_per_minute"])
+
+            async def charge(request):
+                # every request sent, the SDK's retries included: each one counts when it arrives
+                if request.url.path.endswith("/chat/completions"):
+                    body = json.loads(request.content)
+                    await self.budget.acquire(estimate_tokens(body["messages"], body.get("max_tokens"), body.get("n") or 1))
+            hooks = {"request": [charge]}
         make_http = _local_engine_client if self.clamp else httpx.AsyncClient
         client = openai.AsyncOpenAI(api_key=self.api_key or "unused", base_url=self.base_url,
                                     max_retries=self.max_retries, timeout=httpx.Timeout(self.timeout, connect=30.0),
-                                    http_client=make_http(limits=limits, timeout=httpx.Timeout(self.timeout, connect=30.0)))
+                                    http_client=make_http(limits=limits, timeout=httpx.Timeout(self.timeout, connect=30.0),
+                                                          event_hooks=hooks))
         http = httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=30.0), limits=limits) if self.clamp else None
         sem = asyncio.Semaphore(concurrency)
-        if self.cfg.get("tokens_per_minute"):
-            self.budget = TokenBudget(self.cfg["tokens_per_minute"])
         bar = tqdm(total=len(conversations), desc="requests", unit="item", mininterval=2.0)
         t0, tokens = time.time(), 0
 
