@@ -126,21 +126,23 @@ _NOT_CONTENT = {MANIFEST, "all_results.json", "train_results.json", "eval_result
                 "trainer_log.jsonl", "training_args.bin", "training_loss.png", "README.md", "skyt1_train_args.yaml"}
 
 
-def weights_sha256(folder: str | Path) -> str:
-    """One sha256 over the files of a model folder that decide its outputs (weights, config, tokenizer):
-    two prepares of the same weights give the same value, whatever they took or when they ran."""
-    folder = Path(folder)
-
+def _content_files(folder: Path) -> list[Path]:
     def content(p: Path) -> bool:
         parts = p.relative_to(folder).parts
         return p.is_file() and p.name not in _NOT_CONTENT and not any(
             q.startswith((".", "checkpoint-")) or q == "runs" for q in parts)
 
-    files = sorted(p for p in folder.rglob("*") if content(p))
-    return stable_hash([[p.relative_to(folder).as_posix(), sha256_file(p)] for p in files])
+    return sorted(p for p in folder.rglob("*") if content(p))
 
 
-_HASHED: dict = {}  # (folder, manifest mtime) -> weights_sha256, for folders whose manifest lacks it
+def weights_sha256(folder: str | Path) -> str:
+    """One sha256 over the files of a model folder that decide its outputs (weights, config, tokenizer):
+    two prepares of the same weights give the same value, whatever they took or when they ran."""
+    folder = Path(folder)
+    return stable_hash([[p.relative_to(folder).as_posix(), sha256_file(p)] for p in _content_files(folder)])
+
+
+_HASHED: dict = {}  # the content files' (path, size, mtime) -> weights_sha256, for manifests without it
 
 
 def identity(model_dir: str | Path) -> dict:
@@ -155,7 +157,7 @@ def identity(model_dir: str | Path) -> dict:
     if manifest.get("source") == "hub" and manifest.get("commit"):
         return {"hub": manifest["repo"], "commit": manifest["commit"]}
     # A folder made before its manifest held the hash (an older checkpoint): hash it, once per process.
-    key = (str(folder.resolve()), path.stat().st_mtime_ns if path.exists() else None)
+    key = tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in _content_files(folder))
     if key not in _HASHED:
         _HASHED[key] = weights_sha256(folder)
     return {"weights_sha256": _HASHED[key]}
