@@ -45,7 +45,6 @@ BENCHMARKS = config["eval"]["benchmarks"]
 EVAL_MODELS = list(config["eval"]["models"])
 STUDENT_RUN = config["train"]["name"]
 SFT_NAME = config["mix"]["dataset_name"]
-ARTIFACTS = config.get("artifacts", {})
 
 
 # On a cluster the jobs that need the internet (hub downloads, the API rewrite) run on the login node:
@@ -137,11 +136,6 @@ def eval_model_path(label):
     if spec.get("checkpoint"):
         return f"results/checkpoints/{STUDENT_RUN}"
     return f"results/models/{spec['model']}"
-
-
-def eval_model_spec(label):
-    spec = config["eval"]["models"][label]
-    return MODELS[config["train"]["student"] if spec.get("checkpoint") else spec["model"]]
 
 
 onstart:

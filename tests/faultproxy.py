@@ -1,6 +1,8 @@
 """A FAKE for fault injection only: an HTTP proxy in front of the real model server that answers
-some requests with 429 (+ Retry-After), 500, a dropped connection or a truncated body, and passes
-the rest through. A real server does not make these faults on demand, so this stands in for them."""
+some requests with 429 (+ Retry-After), 500, a dropped connection, a truncated body (the connection hangs
+up before Content-Length bytes), a malformed body (a complete 200 whose JSON does not parse) or a 200 with no
+choices, and passes the rest through. A real server does not make these faults on demand, so this stands in
+for them. The openai SDK retries the first four itself; the last two are the client's own retries."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import socketserver
 import threading
 from collections import Counter
 
-FAULTS = ("rate_limit", "server_error", "drop", "truncate")
+FAULTS = ("rate_limit", "server_error", "drop", "truncate", "malformed", "no_choices")
 
 
 class FaultProxy:
@@ -74,6 +76,13 @@ class FaultProxy:
             head = f"HTTP/1.1 {resp.status} OK\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n"
             h.wfile.write(head.encode() + data[: len(data) // 2])
             h.wfile.flush()
+            return
+        if fault == "malformed":
+            self._send(h, resp.status, data[: len(data) // 2])  # a whole response, its JSON cut in half
+            return
+        if fault == "no_choices":
+            self._send(h, resp.status, b'{"id": "x", "object": "chat.completion", "created": 0, "model": "tiny", '
+                                        b'"choices": []}')
             return
         self._send(h, resp.status, data)
 

@@ -6,7 +6,7 @@ import time
 import urllib.request
 
 import pytest
-from faultproxy import FaultProxy
+from faultproxy import FAULTS, FaultProxy
 
 from skyt1.errors import SkyT1Error
 from skyt1.generation import Params
@@ -130,8 +130,11 @@ def test_faults_are_survived_without_loss_or_duplicates(server, tmp_path):
     assert sorted(done) == list(range(8))
     assert all(c.error is None and c.texts[0].strip() for c in done.values())
     assert all("injected" not in c.texts[0] and "error" not in c.texts[0].lower() for c in done.values())
-    for fault in ("rate_limit", "server_error", "drop", "truncate"):
+    for fault in ("rate_limit", "server_error", "drop", "truncate", "malformed", "no_choices"):
         assert proxy.counts[fault] >= 1, proxy.counts
+    # every injected fault cost one retry (the SDK's or the client's own), and nothing else did
+    faults = sum(proxy.counts[f] for f in FAULTS)
+    assert sum(c.extra["retries"] for c in done.values()) == faults, proxy.counts
 
 
 def test_items_that_keep_failing_go_to_failures_not_data(server, tmp_path, monkeypatch):

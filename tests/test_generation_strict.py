@@ -333,3 +333,52 @@ def test_token_budget_through_faults_on_the_local_server(server, monkeypatch):
     assert all(c == cost for _, c in sent)
     for k, (t, _) in enumerate(sent):  # by time t at most a minute's budget plus 2 tokens/s was spent
         assert (k + 1) * cost <= 120 + 2 * t + 1e-6
+
+
+_ANSWER = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "tiny",
+                      "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+                      "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}}).encode()
+
+
+class _RateLimitedThenCut(http.server.BaseHTTPRequestHandler):
+    """A 429 with Retry-After (the SDK retries it), then a 200 whose JSON is cut (the client retries it), then
+    the answer."""
+    calls = 0
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["content-length"]))
+        type(self).calls += 1
+        status, body, extra = {1: (429, b'{"error": {"message": "slow down"}}', {"Retry-After": "0.1"}),
+                               2: (200, _ANSWER[: len(_ANSWER) // 2], {})}.get(self.calls, (200, _ANSWER, {}))
+        self.send_response(status)
+        for k, v in {"Content-Type": "application/json", "Content-Length": str(len(body)), **extra}.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_every_request_sent_is_charged_to_the_budget_the_sdks_retries_included(monkeypatch):
+    charged = []
+
+    class Budget(TokenBudget):
+        async def acquire(self, cost):
+            charged.append(cost)
+            await super().acquire(cost)
+
+    monkeypatch.setattr(openai_backend, "TokenBudget", Budget)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RateLimitedThenCut)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    conv = [{"role": "user", "content": "x" * 40}]
+    try:
+        done = {}
+        OpenAIBackend({"api_model": "tiny"}, {"name": "openai", "tokens_per_minute": 10000, "max_retries": 3},
+                      base_url=f"http://127.0.0.1:{srv.server_address[1]}/v1").generate(
+            [conv], Params(max_new_tokens=4), done.__setitem__)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert done[0].error is None and done[0].texts == ["hi"] and done[0].extra["retries"] == 2
+    assert _RateLimitedThenCut.calls == 3 and charged == [estimate_tokens(conv, 4, 1)] * 3

@@ -80,9 +80,9 @@ def test_trace_marks_changed_files_and_other_configs(tmp_path):
     assert not any(n["marks"] for n in [*g["files"].values(), *g["jobs"].values()])
     assert [n["info"]["path"] for n in g["files"].values() if n["kind"] == "source"] == [str(raw)]
 
+    # current_state()'s shape: make_a's params differ from those snakemake recorded (its --summary status)
     current = {"preset": "sky-t1-32b", "error": None, "outputs": {
-        "results/b.txt": {"rule": "make_b", "config_hash": provenance.config_hash({"m": 2})},
-        "results/a.txt": {"rule": "make_a", "config_hash": provenance.config_hash({"n": 5})}}}
+        "results/b.txt": {"rule": "make_b", "status": "ok"}, "results/a.txt": {"rule": "make_a", "status": "params changed"}}}
     (tmp_path / "results/a.txt").write_text("edited by hand\n")
     raw.write_text("raw, edited\n")
     g = lineage.trace("results/b.txt", tmp_path, current)
@@ -131,3 +131,56 @@ def test_data_adapters_record_their_raw_files_and_revisions():
     class Cached:
         cache_files = [{"filename": f"/c/openai___gsm8k/main/0.0.0/{'b' * 40}/gsm8k-test.arrow"}]
     assert resolved_commit("openai/gsm8k", "main", Cached()) == "b" * 40
+
+
+def test_current_state_reads_changed_params_from_snakemakes_command_line(tmp_path):
+    """A real snakemake run records its params in .snakemake/metadata; current_state() asks snakemake's
+    public CLI (--summary, --rulegraph) under another config."""
+    (tmp_path / "Snakefile").write_text(
+        'rule make_a:\n    output: "results/a.txt"\n    params: n=config.get("n", 1)\n'
+        '    shell: "echo {params.n} > {output}"\n')
+    subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "results/a.txt"], cwd=tmp_path,
+                   check=True, capture_output=True)
+    same, other = tmp_path / "same.yaml", tmp_path / "other.yaml"
+    same.write_text("n: 1\npreset: tiny\n")
+    other.write_text("n: 2\npreset: sky-t1-32b\n")
+    now = lineage.current_state(tmp_path, "results/a.txt", [same], snakefile=tmp_path / "Snakefile")
+    assert now["error"] is None and now["preset"] == "tiny"
+    assert now["outputs"] == {"results/a.txt": {"rule": "make_a", "status": "ok"}} and "make_a" in now["rule_dot"]
+    now = lineage.current_state(tmp_path, "results/a.txt", [other], snakefile=tmp_path / "Snakefile")
+    assert now["outputs"]["results/a.txt"]["status"] == "params changed" and now["preset"] == "sky-t1-32b"
+    bad = lineage.current_state(tmp_path, "results/nothing.txt", [same], snakefile=tmp_path / "Snakefile")
+    assert bad["error"].startswith("snakemake exited 1")
+
+
+def test_a_job_collects_its_provenance_once(tmp_path, monkeypatch):
+    """The runner's job: git runs once and each input is hashed once, though the stage's stats and the
+    lineage record both describe them (the same values in both)."""
+    import json
+    from types import SimpleNamespace
+
+    from skyt1 import io, runner
+
+    inputs = [tmp_path / "in1.txt", tmp_path / "in2.txt"]
+    for i, p in enumerate(inputs):
+        p.write_text(f"input {i}\n")
+    hashed = []
+    real = io.sha256_file
+    monkeypatch.setattr(provenance, "sha256_file", lambda p, *a: hashed.append(str(p)) or real(p, *a))
+    out, stats = tmp_path / "out.txt", tmp_path / "out.stats.json"
+
+    def stage(sm):
+        out.write_text("made\n")
+        write_json(stats, {"provenance": provenance.collect("stage", {"k": 1}, inputs)})
+
+    sm = SimpleNamespace(rule="make_out", log=[str(tmp_path / "job.log")], input=[str(p) for p in inputs],
+                         output=[str(out), str(stats)], params={"k": 1}, wildcards={}, config={"preset": "tiny"})
+    calls = provenance.GIT_CALLS
+    runner.run_stage(sm, stage)
+    assert provenance.GIT_CALLS - calls == 1
+    assert sorted(hashed) == sorted([*map(str, inputs), str(out), str(stats)])  # inputs once, outputs once
+    record = json.loads(provenance.sidecar(out).read_text())
+    made = json.loads(stats.read_text())["provenance"]
+    assert made["git"] == record["git"] and made["git"]["commit"] and made["packages"] == record["packages"]
+    assert made["inputs"] == record["inputs"]
+    assert "OPENAI_API_KEY" not in provenance.sidecar(out).read_text()

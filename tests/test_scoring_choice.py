@@ -45,11 +45,6 @@ def test_score_and_dispatch():
     assert score_item(item, "The answer is a mystery")["reason"] == "no option letter found"
 
 
-def test_shuffle_is_fixed_per_item_and_seed():
-    a = choice.shuffle_options("gpqa/rec1", "right", ["w1", "w2", "w3"], seed=0)
-    assert a == choice.shuffle_options("gpqa/rec1", "right", ["w1", "w2", "w3"], seed=0)
-    opts, letter = a
-    assert sorted(opts) == ["right", "w1", "w2", "w3"] and opts["ABCD".index(letter)] == "right"
-    letters = {choice.shuffle_options(f"gpqa/rec{i}", "right", ["w1", "w2", "w3"])[1] for i in range(40)}
-    assert letters == set("ABCD")  # the right answer is not always in one place
+def test_format_question_letters_each_option():
+    opts = ["right", "w1", "w2", "w3"]
     assert choice.format_question("Q?", opts).splitlines()[2].startswith("(A) ")

@@ -168,3 +168,25 @@ def test_a_rule_script_rebuilds_the_stage_spec_from_params_and_operational_setti
         assert module.Spec(**settings.join(spec, ops)) == module.spec(cfg, **w), (rule, w)
     assert settings.spec("plot_benchmark", cfg, bench=cfg["eval"]["benchmarks"][0]).keys() == \
         settings.spec("table_main", cfg).keys() - {"paper_columns"}  # a plot shows no paper column
+
+
+def test_model_identity_reads_the_manifests_weights_hash_and_hashes_an_older_folder_once(tmp_path, monkeypatch):
+    from skyt1 import models
+
+    hashed = []
+    real = models.sha256_file
+    monkeypatch.setattr(models, "sha256_file", lambda p, *a: hashed.append(p) or real(p, *a))
+    new, old = tmp_path / "new", tmp_path / "old"
+    for folder in (new, old):
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"weights")
+        (folder / "config.json").write_text("{}")
+    (old / models.MANIFEST).write_text(json.dumps({"name": "m", "source": "checkpoint"}))  # made before issue 24
+    (new / models.MANIFEST).write_text(json.dumps({"name": "m", "source": "checkpoint",
+                                                   "weights_sha256": models.weights_sha256(new)}))
+    hashed.clear()
+    assert models.identity(new) == {"weights_sha256": json.loads((new / models.MANIFEST).read_text())["weights_sha256"]}
+    assert hashed == []  # read from the manifest: no byte of the weights hashed
+    first = models.identity(old)
+    assert len(hashed) == 2 and models.identity(old) == first == models.identity(new)  # same content, same id
+    assert len(hashed) == 2  # the older folder was hashed once

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from skyt1 import config
+from skyt1.models import weights_sha256
 from skyt1.stages import mix, train
 from skyt1.tiny_qwen2 import ENDOFTEXT, IM_END, IM_START, build_tiny_qwen2
 
@@ -202,6 +203,7 @@ def test_zero3_offload_trains_on_cpu_through_torchrun(zero3_runs, student):
     assert manifest["ranks"] == 1
     assert manifest["template"]["name"] == "qwen25" and "SkyThought@0751518" in manifest["template"]["source"]
     assert manifest["provenance"]["llamafactory_args"]["template"] == "qwen25"
+    assert manifest["weights_sha256"] == weights_sha256(folder)  # hashed once at the end of training
     assert manifest["provenance"]["llamafactory_args"]["deepspeed"].endswith("ds_z3_offload.json")
     losses = _losses(folder)
     assert len(losses) == 4 and losses[-1] < losses[0]

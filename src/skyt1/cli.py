@@ -21,10 +21,6 @@ def command(name: str, configure: Callable[[argparse.ArgumentParser], None]):
     return deco
 
 
-def _version_args(p: argparse.ArgumentParser) -> None:
-    pass
-
-
 def _provenance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", nargs="?", help="an output under results/ (none: what a result made now would record)")
     p.add_argument("--json", action="store_true", help="the lineage graph as JSON")

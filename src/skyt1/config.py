@@ -194,10 +194,3 @@ def resource(config: dict, section: str, key: str) -> Any:
     """A rule's resource from config.resources.<section>, falling back to config.resources.default."""
     table = config["resources"]
     return table.get(section, {}).get(key, table["default"].get(key))
-
-
-def section(config: dict, *keys: str) -> Any:
-    node = config
-    for k in keys:
-        node = node[k]
-    return node

@@ -3,7 +3,8 @@
 trace() walks from one output up to the raw data: each job (rule, wildcards, preset, config-values hash,
 code commit, package versions, model identities) and each file (the sha256 its producer recorded, the
 sha256 each consumer saw, the sha256 now). What was recorded is the truth drawn; the current config is
-only consulted to flag outputs made under another preset or other config values (current_state())."""
+only consulted to flag outputs made under another preset or other config values, through Snakemake's
+public command line (current_state())."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import csv
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
+from .config import DEFAULT_PRESET, deep_merge, load_yaml
 from .errors import SkyT1Error
 from .io import read_json, sha256_file, stable_hash
-from .provenance import config_hash, describe_input, sidecar
+from .provenance import describe_input, sidecar
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,6 +27,11 @@ REPO = Path(__file__).resolve().parents[2]
 # Outputs Snakemake deletes once their consumers are done (temp() in rules/): their absence is no mark.
 # None today (the engine manifests stay: the cost ledger counts their loads).
 TEMPORARY: tuple = ()
+# `snakemake --summary` statuses that flag a job besides "params changed". It reports one status per output,
+# the first of: updated input files, rule implementation changed, set of input files changed, params changed.
+# "updated input files" is not a mark (it is mtimes; content changes are flagged from the recorded sha256s),
+# but it hides a params change behind it.
+_SUMMARY_MARKS = ("rule implementation changed", "set of input files changed")
 
 def _record(root: Path, path: str) -> dict | None:
     side = sidecar(root / path)
@@ -35,8 +43,9 @@ def _ident(desc: dict) -> str | None:
     if desc.get("sha256"):
         return desc["sha256"]
     model = desc.get("model") or {}
-    # a checkpoint's manifest has no single weights hash: its own hash stands for it
-    return model.get("sha256") or (stable_hash(model) if model else None)
+    # a GGUF's file hash, else the weights' hash; a manifest with neither (a hub snapshot, an older
+    # checkpoint) is identified by the manifest's own hash
+    return model.get("sha256") or model.get("weights_sha256") or (stable_hash(model) if model else None)
 
 
 def _now(root: Path, path: str) -> tuple[str | None, bool]:
@@ -46,47 +55,60 @@ def _now(root: Path, path: str) -> tuple[str | None, bool]:
     return _ident(describe_input(p)), True
 
 
+def _snakemake(args: list[str], root: Path, snakefile: Path, configfiles: list[str]) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--directory", str(root), "--nolock",
+           "--cores", "1", *args]
+    if configfiles:
+        cmd += ["--configfile", *configfiles]
+    return subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _failure(proc: subprocess.Popen, err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    named = [line for line in lines if line.startswith("skyt1") and "error" in line] or \
+            [line for line in lines if "Error" in line or "error" in line] or lines[-1:]
+    return f"snakemake exited {proc.returncode}: {named[0][:300] if named else 'no message'}"
+
+
 def current_state(root: str | Path = ".", target: str = "results/table_main.csv", configfiles=(), config=None,
                   snakefile: str | Path | None = None) -> dict:
-    """The current config's view, from snakemake's own DAG (nothing runs): the preset and, for every output
-    the target needs, the hash of the config values its job would receive (skyt1.provenance.config_hash),
-    and the rule graph as DOT."""
-    from snakemake.api import (
-        ConfigSettings,
-        DAGSettings,
-        DeploymentSettings,
-        OutputSettings,
-        ResourceSettings,
-        SnakemakeApi,
-        StorageSettings,
-        WorkflowSettings,
-    )
-    from snakemake.settings.types import Quietness
+    """The current config's view, from Snakemake's public command line (nothing runs): the preset, every
+    output the target needs with its rule and status (`--summary`: "params changed" when the job's params
+    differ from those Snakemake recorded in .snakemake/metadata when the output was made), and the rule graph
+    as DOT (`--rulegraph`); https://snakemake.readthedocs.io/en/stable/executing/cli.html.
+    `--list-changes params` is not used: in Snakemake 9.27.1 it prints every output that has recorded params,
+    changed or not (persistence/__init__.py: ParamsChange.__or__ returns an empty change that still carries
+    its file, and __iter__ yields the files whatever the change; --summary tests it as a bool, which is right).
+    `config` (a resolved config dict, as a rule receives it) is passed as a configfile."""
+    import tempfile
 
+    root = Path(root).resolve()
     snakefile = Path(snakefile or REPO / "Snakefile").resolve()
-    try:
-        with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
-            wapi = api.workflow(resource_settings=ResourceSettings(cores=1),
-                                config_settings=ConfigSettings(configfiles=[Path(p).resolve() for p in configfiles],
-                                                               config=dict(config or {})),
-                                storage_settings=StorageSettings(), workflow_settings=WorkflowSettings(),
-                                deployment_settings=DeploymentSettings(), snakefile=snakefile,
-                                workdir=Path(root).resolve())
-            wapi.dag(DAGSettings(targets={target}, forceall=True, print_dag_as="dot"))  # rule_dot() compares to "dot"
-            wf = wapi._workflow
-            wf._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True)
-            wf._build_dag()
-            outputs = {}
-            for job in wf.dag.jobs:
-                h = config_hash({k: v for k, v in job.params.items()})
-                for out in job.output:
-                    outputs[str(out)] = {"rule": job.rule.name, "config_hash": h}
-            return {"preset": wf.config.get("preset"), "outputs": outputs, "error": None,
-                    "rule_dot": wf.dag.rule_dot()}
-    except SystemExit as e:  # the Snakefile's config check exits with one line on stderr
-        return {"preset": None, "outputs": {}, "error": f"the current config does not load (exit {e.code})"}
-    except Exception as e:  # noqa: BLE001 (a target the current config cannot make is a finding, not a crash)
-        return {"preset": None, "outputs": {}, "error": f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"}
+    files = [str(Path(p).resolve()) for p in configfiles]
+    with tempfile.TemporaryDirectory(prefix="skyt1-current-") as tmp:
+        if config is not None:
+            import yaml
+
+            path = Path(tmp) / "config.yaml"  # YAML, not JSON text: PyYAML reads JSON's 1e-05 as a string
+            path.write_text(yaml.safe_dump(json.loads(json.dumps(dict(config), default=str))))
+            files.append(str(path))
+        procs = {name: _snakemake([*args, target], root, snakefile, files) for name, args in
+                 (("summary", ["--summary"]), ("rules", ["--rulegraph", "--forceall"]))}  # both at once
+        out = {name: proc.communicate() for name, proc in procs.items()}
+        user = {}
+        for f in files:  # the preset as the Snakefile resolves it (skyt1.config.resolve)
+            user = deep_merge(user, load_yaml(Path(f)) or {})
+    for name, proc in procs.items():
+        if proc.returncode != 0:
+            return {"preset": None, "outputs": {}, "error": _failure(proc, out[name][1])}
+    outputs = {}
+    for line in out["summary"][0].splitlines()[1:]:  # output_file, date, rule, log-file(s), status, plan
+        cols = line.split("\t")
+        if len(cols) >= 5:
+            outputs[cols[0]] = {"rule": cols[2], "status": cols[4]}
+    dot = out["rules"][0]
+    return {"preset": user.get("preset", DEFAULT_PRESET), "outputs": outputs, "error": None,
+            "rule_dot": dot[dot.find("digraph"):]}
 
 
 def trace(target: str, root: str | Path = ".", current: dict | None = None, only_inputs=None) -> dict:
@@ -178,11 +200,16 @@ def _flag_config(job: dict, current: dict) -> None:
         return
     if current.get("preset") and job.get("preset") != current["preset"]:
         job["marks"].append(f"made under preset {job.get('preset')!r}, current is {current['preset']!r}")
-    now = current["outputs"].get(job["outputs"][0]) if job["outputs"] else None
+    first = job["outputs"][0] if job["outputs"] else None
+    now = current["outputs"].get(first) if first else None
     if now is None:
         job["marks"].append("the current config does not make this output")
-    elif now["config_hash"] != job.get("config_hash"):
-        job["marks"].append(f"config values changed: made with {job.get('config_hash')}, current {now['config_hash']}")
+        return
+    if now.get("status") == "params changed":
+        job["marks"].append(f"config values changed since it was made with {job.get('config_hash')} "
+                            "(snakemake --summary: params changed)")
+    elif now.get("status") in _SUMMARY_MARKS:
+        job["marks"].append(f"{now['status']} (snakemake --summary)")
 
 
 def cell_inputs(root: str | Path, table: str, cell: str) -> list[str]:

@@ -1,5 +1,10 @@
 """How an output was made: code version, package versions, config, input hashes, time, host.
 
+Collected once per job: the job's environment (git, packages, host) once per process and each input
+described (hashed) once per process, so the stage's stats (collect()) and the runner's lineage record
+(write_job_record()) carry the same values without recomputing them. A rule script is one process per job
+(snakemake's `script:`), so "once per process" is "once per job".
+
 Never records environment variables, so API keys cannot leak into results."""
 
 from __future__ import annotations
@@ -18,16 +23,39 @@ PACKAGES = ("torch", "transformers", "datasets", "llamafactory", "peft", "trl", 
 _HASH_LIMIT = 1 << 30  # files above 1 GiB are identified by size and mtime instead of a full hash
 
 
+_ENV: dict = {}  # the job's git state, packages and host: collected on first use, once per process
+_INPUTS: dict = {}  # (path, size, mtime_ns) -> its description: each input hashed once per process
+GIT_CALLS = 0  # git processes this process started (tests count them)
+
+
 def _git() -> dict:
+    """The code's commit and whether tracked files differ from it, from one `git status` call: porcelain v2
+    with --branch prints `# branch.oid <commit>` ("(initial)" before the first commit), then one line per change."""
+    global GIT_CALLS
     root = Path(__file__).resolve().parents[2]
     try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip() != ""
-        return {"commit": commit or None, "dirty": dirty if commit else None}
+        GIT_CALLS += 1
+        proc = subprocess.run(["git", "-C", str(root), "status", "--porcelain=v2", "--branch", "--untracked-files=no"],
+                              capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
+    lines = proc.stdout.splitlines() if proc.returncode == 0 else []
+    oid = next((line.split()[2] for line in lines if line.startswith("# branch.oid ")), None)
+    commit = oid if oid and oid != "(initial)" else None
+    return {"commit": commit, "dirty": any(not line.startswith("#") for line in lines) if commit else None}
+
+
+def _env() -> dict:
+    if not _ENV:
+        _ENV.update(skyt1=__version__, git=_git(), host=platform.node(), python=platform.python_version(),
+                    packages=packages())
+    return _ENV
+
+
+def reset() -> None:
+    """Forget the cached environment and input hashes (the runner calls it when a job starts)."""
+    _ENV.clear()
+    _INPUTS.clear()
 
 
 def packages() -> dict:
@@ -53,18 +81,21 @@ def describe_input(path: str | Path) -> dict:
     stat = p.stat()
     if stat.st_size > _HASH_LIMIT:
         return {"path": str(p), "size": stat.st_size, "mtime": stat.st_mtime}
-    return {"path": str(p), "sha256": sha256_file(p)}
+    key = (str(p.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _INPUTS:
+        _INPUTS[key] = sha256_file(p)
+    return {"path": str(p), "sha256": _INPUTS[key]}
 
 
 def collect(stage: str, config: dict | None = None, inputs=(), **extra) -> dict:
+    """A stage's provenance for its stats: the job's environment as the lineage record has it (collected
+    once), the stage's config and its inputs (each hashed once per job, shared with the record)."""
+    env = _env()
     return {
         "stage": stage,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "skyt1": __version__,
-        "git": _git(),
-        "host": platform.node(),
-        "python": platform.python_version(),
-        "packages": packages(),
+        **{k: env[k] for k in ("skyt1", "git", "host", "python")},
+        "packages": dict(env["packages"]),
         "config": config,
         "inputs": [describe_input(p) for p in inputs],
         **extra,
@@ -78,6 +109,7 @@ def collect(stage: str, config: dict | None = None, inputs=(), **extra) -> dict:
 # (its params) and their hash, each input and output with its sha256 (or model identity), the raw
 # sources the job read (packaged files, generators, hub datasets at a resolved commit), plus collect()'s
 # code commit, dirty flag and package versions. `skyt1 provenance` walks these records upstream.
+# The stage's stats (collect()) were made in the same process from the same cached values.
 
 LINEAGE_SUFFIX = ".lineage.json"
 _SOURCES: list[dict] = []

@@ -26,8 +26,9 @@ def run_stage(snakemake, fn: Callable[..., object]) -> None:
         os.environ.get("SLURM_JOB_ID", "none"), os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
     sys.stderr = handle
     try:
-        from .provenance import take_sources, write_job_record
+        from .provenance import reset, take_sources, write_job_record
 
+        reset()  # this job's provenance: git run once, each input hashed once, shared by its stats and record
         take_sources()
         fn(snakemake)
         write_job_record(snakemake)  # the lineage record beside each output (skyt1 provenance reads it)

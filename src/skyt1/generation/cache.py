@@ -74,8 +74,6 @@ class RequestCache:
                 log.debug("request cache: skipping %s (%s)", p, e)
         self._own: sqlite3.Connection | None = None
         self._own_path = self.shards / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.open"
-        self.hits = 0
-        self.misses = 0
 
     def _writer(self) -> sqlite3.Connection:
         if self._own is None:  # created at the first completion: a job that only reads leaves no shard
@@ -97,9 +95,7 @@ class RequestCache:
                 if row is not None:
                     break
         if row is None:
-            self.misses += 1
             return None
-        self.hits += 1
         v = json.loads(row[0])
         return Completion(v["texts"], v["finish_reasons"], v["prompt_tokens"], v["completion_tokens"])
 

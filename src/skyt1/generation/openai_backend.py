@@ -2,9 +2,12 @@
 the project's CPU engine server, `vllm serve`, or an external endpoint such as gpt-4o-mini's).
 
 The API key comes from OPENAI_API_KEY only and is never logged. Requests run concurrently up to
-`concurrency`; 429, 5xx, timeouts and dropped connections are retried with exponential backoff and
-jitter, honouring Retry-After. An item that still fails is reported through Completion.error and
-never becomes data.
+`concurrency`. Retries are the openai SDK's own (backend.max_retries): 408, 409, 429 and 5xx answers,
+timeouts and dropped connections, with exponential backoff and jitter, honouring Retry-After (openai-python
+2.8.1, the version pinned in envs/pipeline.yaml: openai/_base_client.py, AsyncAPIClient.request's retry loop,
+_should_retry and _calculate_retry_timeout). What the SDK does not retry is retried here: a 200 whose body
+does not parse (a malformed or cut JSON) or has no message content. An item that still fails is reported
+through Completion.error and never becomes data.
 
 On a local engine (skyt1, vllm) max_tokens is clamped to the context the prompt leaves (the engine's
 /tokenize gives both), so a long prompt gets a shorter budget instead of vLLM's 400: what the original's
@@ -17,6 +20,7 @@ prompt's estimate plus max_tokens x n when it arrives)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -30,15 +34,28 @@ from . import Completion, OnDone, Params
 log = logging.getLogger(__name__)
 
 
-def _retry_after(exc) -> float | None:
-    response = getattr(exc, "response", None)
-    if response is None:
-        return None
-    value = response.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+class _NotRetried(BaseException):
+    """A timeout from a local engine, carried through the SDK's retry loop, which retries every Exception
+    its transport raises (openai 2.8.1 _base_client.py: `except httpx.TimeoutException` and `except
+    Exception`, each followed by a retry while retries remain). A BaseException passes through it untouched."""
+
+
+def _local_engine_client(**kwargs):
+    """The http client of a local engine: a timeout is not retried (see the module docstring)."""
+    import httpx
+
+    class LocalEngineClient(httpx.AsyncClient):
+        async def send(self, request, **kw):
+            try:
+                return await super().send(request, **kw)
+            except httpx.TimeoutException as exc:
+                raise _NotRetried() from exc
+
+    return LocalEngineClient(**kwargs)
+
+
+def _backoff(attempt: int) -> float:
+    return min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random())
 
 
 LOCAL_ENGINES = ("skyt1", "vllm")
@@ -137,19 +154,18 @@ class OpenAIBackend:
         import httpx
         import openai
 
-        retryable = (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError,
-                     openai.InternalServerError, httpx.TransportError)
-        attempt = 0
+        retries = 0  # the SDK's (retries_taken) and ours (a body that is not an answer, a /tokenize 5xx)
+        ours = 0
         max_tokens = None
         while True:
             try:
                 if max_tokens is None:
                     max_tokens = await self._fit(http, conversation, params) if self.clamp else params.max_new_tokens
-                if self.budget is not None:
-                    await self.budget.acquire(estimate_tokens(conversation, max_tokens, params.n))
-                resp = await client.chat.completions.create(
+                raw = await client.chat.completions.with_raw_response.create(
                     model=self.model_id, messages=conversation, max_tokens=max_tokens,
                     temperature=params.temperature, top_p=params.top_p, n=params.n, seed=params.seed)
+                retries += raw.retries_taken
+                resp = raw.parse()
                 if not resp.choices or any(c.message is None or c.message.content is None for c in resp.choices):
                     raise ValueError("response has no message content")
                 texts = [c.message.content for c in resp.choices]
@@ -157,35 +173,34 @@ class OpenAIBackend:
                 usage = resp.usage
                 return Completion(texts, reasons, prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
                                   completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-                                  extra={"retries": attempt})
-            except retryable as exc:
-                if self.clamp and isinstance(exc, openai.APITimeoutError):
-                    # a live local engine still decoding: a retry would start the request again behind itself
-                    return Completion([], [], error=f"{type(exc).__name__}: no answer within timeout_s "
-                                      f"{self.timeout:g} s from the local engine (not retried)", extra={"retries": attempt})
-                attempt += 1
-                if attempt > self.max_retries:
-                    return Completion([], [], error=f"{type(exc).__name__}: {str(exc)[:300]}", extra={"retries": attempt - 1})
-                delay = _retry_after(exc)
-                if delay is None:
-                    delay = min(60.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random())
-                log.warning("retry %d/%d after %s (waiting %.1f s)", attempt, self.max_retries, type(exc).__name__, delay)
-                await asyncio.sleep(delay)
-            except httpx.HTTPStatusError as exc:  # /tokenize answered an error
-                if exc.response.status_code >= 500 and attempt < self.max_retries:
-                    attempt += 1
-                    await asyncio.sleep(min(60.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random()))
+                                  extra={"retries": retries})
+            except _NotRetried:
+                # a live local engine still decoding: a retry would start the request again behind itself
+                return Completion([], [], error=f"APITimeoutError: no answer within timeout_s {self.timeout:g} s "
+                                  "from the local engine (not retried)", extra={"retries": retries})
+            except (httpx.HTTPStatusError, httpx.TransportError) as exc:
+                # /tokenize failed (plain httpx, not the SDK: no retries of its own): a 5xx or a transport error
+                # is retried here, another status is the answer
+                status = exc.response.status_code if isinstance(exc, httpx.HTTPStatusError) else None
+                if (status is None or status >= 500) and ours < self.max_retries:
+                    ours += 1
+                    retries += 1
+                    await asyncio.sleep(_backoff(ours))
                     continue
-                return Completion([], [], error=f"tokenize: HTTP {exc.response.status_code}: {exc.response.text[:300]}",
-                                  extra={"retries": attempt})
-            except openai.APIStatusError as exc:  # 400, 401, 404...: retrying will not help
-                return Completion([], [], error=f"{type(exc).__name__}: {str(exc)[:300]}", extra={"retries": attempt})
+                what = f"HTTP {status}: {exc.response.text[:300]}" if status else f"{type(exc).__name__}: {str(exc)[:300]}"
+                return Completion([], [], error=f"tokenize: {what}", extra={"retries": retries})
+            except (openai.APIStatusError, openai.APIConnectionError) as exc:
+                # what the SDK gave up on (its retries spent) or never retries (400, 401, 404...)
+                return Completion([], [], error=f"{type(exc).__name__}: {str(exc)[:300]}", extra={"retries": retries})
             except (openai.APIResponseValidationError, ValueError) as exc:
-                # A truncated or malformed body (JSON that does not parse): the bytes are not an answer.
-                attempt += 1
-                if attempt > self.max_retries:
-                    return Completion([], [], error=f"{type(exc).__name__}: {str(exc)[:300]}", extra={"retries": attempt - 1})
-                await asyncio.sleep(min(60.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random()))
+                # A 200 whose body is not an answer (JSON that does not parse, no content): the SDK returns it
+                # as it came, so this is the one retry made here.
+                ours += 1
+                if ours > self.max_retries:
+                    return Completion([], [], error=f"{type(exc).__name__}: {str(exc)[:300]}", extra={"retries": retries})
+                retries += 1
+                log.warning("retry %d/%d after %s", ours, self.max_retries, type(exc).__name__)
+                await asyncio.sleep(_backoff(ours))
 
     async def _run(self, conversations, params: Params, on_done: OnDone) -> None:
         import httpx
@@ -193,13 +208,23 @@ class OpenAIBackend:
 
         concurrency = self.cfg.get("concurrency") or default_concurrency(self.cfg, params.n)
         limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
-        client = openai.AsyncOpenAI(api_key=self.api_key or "unused", base_url=self.base_url, max_retries=0,
-                                    timeout=httpx.Timeout(self.timeout, connect=30.0),
-                                    http_client=httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(self.timeout, connect=30.0)))
-        http = httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=30.0), limits=limits) if self.clamp else None
-        sem = asyncio.Semaphore(concurrency)
+        hooks = {}
         if self.cfg.get("tokens_per_minute"):
             self.budget = TokenBudget(self.cfg["tokens_per_minute"])
+
+            async def charge(request):
+                # every request sent, the SDK's retries included: each one counts when it arrives
+                if request.url.path.endswith("/chat/completions"):
+                    body = json.loads(request.content)
+                    await self.budget.acquire(estimate_tokens(body["messages"], body.get("max_tokens"), body.get("n") or 1))
+            hooks = {"request": [charge]}
+        make_http = _local_engine_client if self.clamp else httpx.AsyncClient
+        client = openai.AsyncOpenAI(api_key=self.api_key or "unused", base_url=self.base_url,
+                                    max_retries=self.max_retries, timeout=httpx.Timeout(self.timeout, connect=30.0),
+                                    http_client=make_http(limits=limits, timeout=httpx.Timeout(self.timeout, connect=30.0),
+                                                          event_hooks=hooks))
+        http = httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=30.0), limits=limits) if self.clamp else None
+        sem = asyncio.Semaphore(concurrency)
         bar = tqdm(total=len(conversations), desc="requests", unit="item", mininterval=2.0)
         t0, tokens = time.time(), 0
 

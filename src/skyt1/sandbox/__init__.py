@@ -43,7 +43,7 @@ import subprocess
 import threading
 import time
 import weakref
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import SkyT1Error
@@ -122,9 +122,6 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class WorkerDied(Exception):

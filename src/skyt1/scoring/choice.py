@@ -11,7 +11,6 @@ not give A or I. Letters beyond the item's number of options are ignored.
 
 from __future__ import annotations
 
-import random
 import re
 
 from ..formatting import split_sections
@@ -91,16 +90,6 @@ def score(gold: str, response: str, n_choices: int | None = None, choices: list[
     else:
         reason = None
     return {"predicted": predicted, "correct": correct, "reason": reason}
-
-
-def shuffle_options(item_key: str, correct: str, incorrect: list[str], seed: int = 0) -> tuple[list[str], str]:
-    """GPQA-style: the right option and the wrong ones in an order fixed by (seed, item_key), whatever the
-    process or Python hash seed. Returns (options, gold letter)."""
-    options = [correct, *incorrect]
-    order = list(range(len(options)))
-    random.Random(f"skyt1-choice:{seed}:{item_key}").shuffle(order)
-    shuffled = [options[i] for i in order]
-    return shuffled, LETTERS[order.index(0)]
 
 
 def format_question(question: str, options: list[str]) -> str:

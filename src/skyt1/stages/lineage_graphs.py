@@ -30,8 +30,8 @@ def spec(config: dict, **_wildcards) -> Spec:
 
 def run(spec: Spec, paths: Paths, root: str = ".") -> None:
     table_path, rulegraph_svg, lineage_svg, config = paths.table, paths.rulegraph, paths.lineage, spec.config
-    # The current config's DAG (built by snakemake, nothing runs) gives the rule graph and the config-values
-    # hash each output would have now, so the lineage graph can mark what was made under other values.
+    # The current config's view from snakemake's public CLI (--summary, --rulegraph; nothing runs) gives the
+    # rule graph and which outputs' params changed, so the lineage graph can mark what was made under other values.
     current = lineage.current_state(root, table_path, config=config)
     if current.get("error"):
         raise SkyT1Error(f"cannot build the current DAG: {current['error']}", "run `snakemake --rulegraph` to see why")

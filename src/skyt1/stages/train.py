@@ -22,7 +22,7 @@ import yaml
 from .. import provenance
 from ..errors import SkyT1Error
 from ..io import read_json, sha256_file, write_text
-from ..models import MANIFEST, identity
+from ..models import MANIFEST, identity, weights_sha256
 from ..train_launcher import TEMPLATE_SOURCES
 
 log = logging.getLogger(__name__)
@@ -240,7 +240,9 @@ def run(spec: Spec, paths: Paths, gpus: int = 0) -> None:
     metrics = {}
     if (work_dir / "all_results.json").exists():
         metrics = json.loads((work_dir / "all_results.json").read_text())
+    # weights_sha256: hashed once here, read by every evaluation job and request-cache key (models.identity)
     manifest = {"name": cfg["name"], "source": "checkpoint", "base": identity(student_dir),
+                "weights_sha256": weights_sha256(work_dir),
                 "sft_data_sha256": sha256_file(sft_data), "train_seconds": round(time.time() - t0, 1),
                 "metrics": metrics, "ranks": ranks,
                 "template": {"name": template, "source": TEMPLATE_SOURCES.get(template, "LLaMA-Factory's own")},
