@@ -56,34 +56,22 @@ ENGINE_SECTIONS = {"sample": "sample", "rewrite": "rewrite", "eval": "eval"}
 ENGINE_RESOURCES = {"sample": "sample", "rewrite": "rewrite", "eval": "evaluate"}
 
 
-def _model_name_for_eval(config: dict, label: str) -> str:
-    spec = config["eval"]["models"][label]
-    return config["train"]["student"] if spec.get("checkpoint") else spec["model"]
+# The stage module whose `spec(config, **wildcards)` gives a rule's arguments (one typed spec per stage).
+RULE_SPECS = {"sample": "skyt1.stages.sample", "rewrite": "skyt1.stages.rewrite", "evaluate": "skyt1.stages.evaluate"}
 
 
-def _gen_model(spec: dict) -> dict:
-    """A model as a generation stage sees it: the chat template name is training's business."""
-    return {k: v for k, v in spec.items() if k != "template"}
+def _from_stage(rule: str, config: dict, w: dict) -> dict:
+    """A rule's arguments from its stage's Spec, as a dict (the tree `split` cuts by OPERATIONAL)."""
+    import dataclasses
+    import importlib
 
-
-def domain_prompt(stage_cfg: dict, domain: str | None) -> str:
-    """The prompt name a stage (or an eval model) uses for one domain: domain_prompts[domain], else its prompt."""
-    return (stage_cfg.get("domain_prompts") or {}).get(domain, stage_cfg["prompt"])
-
-
-def _bench_evaluator(entry: dict) -> dict:
-    """{"evaluator": profile} for a code benchmark (its declared profile, else its adapter's), else {}."""
-    from .benchmarks import ADAPTER_SCORERS
-    from .scoring.evaluators import params_of
-
-    if (entry.get("scorer") or ADAPTER_SCORERS.get(entry.get("adapter", ""))) != "code":
-        return {}
-    prof = params_of(entry)
-    return {"evaluator": prof} if prof else {}
+    return dataclasses.asdict(importlib.import_module(RULE_SPECS[rule]).spec(config, **w))
 
 
 def _args(rule: str, config: dict, w: dict) -> dict:
     """Everything the rule's stage takes from the config, by argument name."""
+    if rule in RULE_SPECS:
+        return _from_stage(rule, config, w)
     models, cache = config["models"], config.get("cache", {})
     artifacts = config.get("artifacts", {})  # pinned texts: their sha256 counts, where the file lies does not
     if rule == "prepare_model":
@@ -97,16 +85,6 @@ def _args(rule: str, config: dict, w: dict) -> dict:
                          if k not in ("paper_name", "metric", "generation")}}
     if rule == "decontaminate":
         return {"cfg": config.get("decontam", {})}
-    if rule in ("sample", "rewrite"):
-        section = config[rule]
-        cfg = {k: v for k, v in section.items() if k != "sources"}  # one job per source: the list is the DAG's
-        domain = config["train_sources"][w["source"]].get("domain", "math") if "source" in w else None
-        args = {"cfg": cfg, "prompt": config["prompts"][domain_prompt(section, domain)],
-                "model_spec": _gen_model(models[section["model"]]),
-                "model_name": section["model"], "cache": cache, "artifacts": artifacts}
-        if rule == "sample" and "source" in w:  # the source's user template shapes the teacher's prompt
-            args["source_spec"] = config["train_sources"][w["source"]]
-        return args
     if rule == "reject":
         args = {"cfg": config["reject"], "sandbox": config.get("sandbox", {})}
         if "source" in w:  # the source's declared scorer (else its adapter's record format's), and its domain
@@ -125,18 +103,6 @@ def _args(rule: str, config: dict, w: dict) -> dict:
     if rule == "train":
         return {"cfg": config["train"], "model_spec": models[config["train"]["student"]],
                 "repo_root": w.get("repo_root")}
-    if rule == "evaluate":
-        label, bench = w["label"], w["bench"]
-        entry = config["eval"]["models"][label]
-        # Only this model's entry and this benchmark's spec: adding a model or a benchmark leaves the
-        # other evaluations alone.
-        return {"eval_cfg": {k: config["eval"][k] for k in ("backend", "params", "bootstrap", "max_share") if k in config["eval"]},
-                # stands_in_for only labels the table: it changes no evaluation
-                "bench_spec": config["benchmarks"][bench], "model": {k: v for k, v in entry.items() if k != "stands_in_for"},
-                "prompt": config["prompts"][domain_prompt(entry, config["benchmarks"][bench].get("domain", "math"))],
-                "model_spec": _gen_model(models[_model_name_for_eval(config, label)]), "cache": cache,
-                "sandbox": config.get("sandbox", {}), "artifacts": artifacts,
-                **_bench_evaluator(config["benchmarks"][bench])}
     if rule in ("table_main", "plot_benchmark"):
         ev = config["eval"]
         # each model's part in the paper (verdicts only for the paper's own models), the gains and the
