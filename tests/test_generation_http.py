@@ -45,7 +45,7 @@ def traces(n):
 def rewrite_cfg(**backend):
     return {"model": "tiny", "prompt": "p", "mode": "solution_only",
             "backend": {"name": "openai", "concurrency": 4, "max_retries": 8, "max_failure_share": 0.0, **backend},
-            "params": {"max_new_tokens": 16, "temperature": 0.0, "n": 1, "seed": 0}}
+            "params": {"max_new_tokens": 16, "temperature": 0.0, "top_p": 1.0, "n": 1, "seed": 0}}
 
 
 def run_rewrite(src, out, cfg, cache=None):

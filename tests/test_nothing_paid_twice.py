@@ -210,13 +210,13 @@ def records(n):
 def sample_cfg(max_new_tokens=12, batch_size=6):
     return {"shards": 1, "backend": {"name": "skyt1", "batch_size": batch_size, "dtype": "float32", "device": "cpu",
                                      "max_failure_share": 0.0},
-            "params": {"max_new_tokens": max_new_tokens, "temperature": 0.0, "n": 1, "seed": 0}}
+            "params": {"max_new_tokens": max_new_tokens, "temperature": 0.0, "top_p": 1.0, "n": 1, "seed": 0}}
 
 
 def rewrite_cfg(max_new_tokens=12, concurrency=4):
     return {"mode": "solution_only", "backend": {"name": "openai", "concurrency": concurrency, "max_retries": 4,
                                                  "max_failure_share": 0.0},
-            "params": {"max_new_tokens": max_new_tokens, "temperature": 0.0, "n": 1, "seed": 0}}
+            "params": {"max_new_tokens": max_new_tokens, "temperature": 0.0, "top_p": 1.0, "n": 1, "seed": 0}}
 
 
 def test_clean_rerun_price_edit_and_changed_params(tiny_model, server, teacher, tmp_path, monkeypatch):
@@ -276,7 +276,7 @@ from skyt1.stages import sample
 from skyt1.stages.common import Paths
 cfg = {"shards": 1, "backend": {"name": "skyt1", "batch_size": 2, "dtype": "float32", "device": "cpu", "concurrency": 2,
                                 "max_failure_share": 0.0},
-       "params": {"max_new_tokens": 24, "temperature": 0.0, "n": 1, "seed": 0}}
+       "params": {"max_new_tokens": 24, "temperature": 0.0, "top_p": 1.0, "n": 1, "seed": 0}}
 sample.run(sample.Spec(cfg, {"system": "Be brief.", "fewshot": []}, {"source": "gguf_package"}, "model",
                        {"enabled": False, "dir": sys.argv[5]}, {}),
            Paths(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]))

@@ -9,7 +9,7 @@ from .. import engines, prompts
 from ..errors import SkyT1Error
 from ..generation import Params
 from ..generation.cache import RequestCache
-from ..generation.run import run_items
+from ..generation.run import Lookup, Partial, run_items
 from ..io import stable_hash, write_jsonl
 from ..models import api_identity, identity
 from ..settings import engine_identity
@@ -185,8 +185,8 @@ def generate(target: Target, keys: list, user_texts: list, prompt_cfg: dict, par
     seen: dict = {}
     factory = backend_factory(target, seen=seen)
     try:
-        results, stats = run_items(keys, conversations, factory, params, target.out_path, fingerprint,
-                                   cache=cache, model_identity=model_id, engine=engine_id)
+        results, stats = run_items(keys, conversations, factory, params, Partial(target.out_path, fingerprint),
+                                   Lookup(cache, model_id, engine_id) if cache is not None else None)
     finally:
         if cache is not None:
             cache.close()
@@ -200,10 +200,10 @@ def generate(target: Target, keys: list, user_texts: list, prompt_cfg: dict, par
     stats["backend"] = backend["name"]
     # whether this target's requests started the job's engine (none when every request hit the cache)
     stats["engine_start"] = seen or {"kind": backend["name"], "started": False, "load_seconds": 0.0}
-    price = (model_spec or {}).get("price_per_mtok")  # an optional key of models.<name>: no price, no cost
+    price = model_spec.get("price_per_mtok")  # an optional key of models.<name>: no price, no cost
     if price:
-        stats["cost_usd"] = round(stats["prompt_tokens"] * price.get("input", 0) / 1e6
-                                  + stats["completion_tokens"] * price.get("output", 0) / 1e6, 6)
+        stats["cost_usd"] = round(stats["prompt_tokens"] * price["input"] / 1e6
+                                  + stats["completion_tokens"] * price["output"] / 1e6, 6)
     check_failures(stats, backend["max_failure_share"], target.stage, target.out_path)
     return results, stats
 

@@ -117,7 +117,7 @@ def _bench_evaluator(entry: dict) -> dict | None:
     from ..benchmarks import ADAPTER_SCORERS
     from ..scoring.evaluators import params_of
 
-    if (entry.get("scorer") or ADAPTER_SCORERS.get(entry.get("adapter", ""))) != "code":
+    if (entry.get("scorer") or ADAPTER_SCORERS.get(entry["adapter"])) != "code":
         return None
     return params_of(entry) or None
 
