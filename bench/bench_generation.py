@@ -149,7 +149,7 @@ def main() -> None:
     from skyt1.generation import Params
     from skyt1.engine.runner import TransformersBackend
 
-    from skyt1.stages.common import backend_factory
+    from skyt1.stages.common import Job, Model, Target, backend_factory
 
     convs = prompts(args.prompts)
     params = Params(max_new_tokens=args.max_new_tokens, temperature=0.0)
@@ -167,7 +167,9 @@ def main() -> None:
 
     backend = {"name": "skyt1", "batch_size": args.batch_size, "dtype": "float32", "max_wait_ms": 300}
     # no job engine given: the client starts its own engine and stops it when it closes
-    client = backend_factory(backend, args.model, "tiny", threads=args.threads, gpus=0)()
+    target = Target("bench", Model(args.model, {"source": "gguf_package"}, "tiny"), backend, None, "bench.out",
+                    Job(threads=args.threads))
+    client = backend_factory(target)()
     try:
         run_backend(client, convs[:2], Params(max_new_tokens=8))  # warm-up
         results[f"engine + client, {client.inner.concurrency} in flight"] = run_backend(client, convs, params)

@@ -15,7 +15,6 @@ rule sample:
         "benchmarks/sample/shard-{shard}.tsv"
     params:
         spec=target_specs("sample", "source", GENERATED),
-        shards=SHARDS,
         code=code("sample"),
     conda:
         gen_env("sample")

@@ -68,7 +68,7 @@ def test_user_template_and_generation_per_family():
     spec = {"adapter": "jsonl", "scorer": "math", "user_template": "Q: {question}",
             "family_templates": {"sky": "{question} (sky)"}, "family_generation": {"sky": {"temperature": 0.7, "n": 8}}}
     declare("b", spec)  # the declaration takes these fields
-    base = {"max_new_tokens": 8, "temperature": 0.0, "n": 1}
+    base = {"max_new_tokens": 8, "temperature": 0.0, "top_p": 1.0, "n": 1, "seed": 0}  # a validated eval.params: every key
     rec = {"question": "1+1?", "metadata": {}}
     params, tpl = settings(base, spec, "sky")
     assert texts.render(texts.Resolver().resolve_template(tpl, "t")[0], rec) == "1+1? (sky)"

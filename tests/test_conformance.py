@@ -340,7 +340,7 @@ def test_the_profile_is_in_the_reject_and_evaluate_params(monkeypatch):
     ev = settings.spec("evaluate", cfg, label=label, bench="livecodebench_easy")
     assert rej["evaluator"]["name"] == "apps" and ev["evaluator"]["name"] == "livecodebench"
     assert "evaluator" not in settings.spec("reject", cfg, source="numina_math")
-    assert "evaluator" not in settings.spec("evaluate", cfg, label=label, bench="aime24")
+    assert settings.spec("evaluate", cfg, label=label, bench="aime24")["evaluator"] is None  # the Spec's field, unset
     real = evaluators.load
     monkeypatch.setattr(evaluators, "load", lambda n: evaluators.Profile(**{**real(n).to_dict(), "wall_s": 9}))
     assert settings.spec("reject", cfg, source="apps") != rej

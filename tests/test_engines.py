@@ -15,7 +15,7 @@ from skyt1 import config as skyt1_config
 from skyt1.engine import owned as engines
 from skyt1.errors import SkyT1Error
 from skyt1.generation import Params
-from skyt1.stages.common import backend_factory
+from skyt1.stages.common import Job, Model, Target, backend_factory
 
 from conftest import REPO
 
@@ -129,7 +129,8 @@ def test_stage_client_keeps_requests_in_flight_above_the_engine_batch(tiny_model
     the engine."""
     backend = {"name": "skyt1", "batch_size": 3}
     seen: dict = {}
-    client = backend_factory(backend, str(tiny_model), "tiny", threads=2, gpus=0, seen=seen)()
+    local = Model(str(tiny_model), {"source": "gguf_package"}, "tiny")
+    client = backend_factory(Target("t", local, backend, None, tmp_path / "o.jsonl", Job(threads=2)), seen=seen)()
     try:
         assert client.inner.concurrency == 6 and seen["started"] is True and seen["load_seconds"] > 0
         pid = client.own.pid
@@ -142,9 +143,10 @@ def test_stage_client_keeps_requests_in_flight_above_the_engine_batch(tiny_model
         client.close()
     assert not alive(pid)
     with pytest.raises(SkyT1Error, match="is an external endpoint, but tiny is a local model"):
-        backend_factory({"name": "openai"}, str(tiny_model), "tiny", 1, 0)()
+        backend_factory(Target("t", local, {"name": "openai"}, None, tmp_path / "o.jsonl"))()
     with pytest.raises(SkyT1Error, match="starts a local engine, but gpt is an api model"):
-        backend_factory({"name": "skyt1"}, {"source": "api", "api_model": "gpt"}, "gpt", 1, 0)()
+        backend_factory(Target("t", Model(None, {"source": "api", "api_model": "gpt"}, "gpt"), {"name": "skyt1"}, None,
+                               tmp_path / "o.jsonl"))()
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
 
 

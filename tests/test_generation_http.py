@@ -14,6 +14,7 @@ from skyt1.generation.openai_backend import OpenAIBackend
 from skyt1.io import read_jsonl, write_jsonl
 from skyt1.engine.server import local_server
 from skyt1.stages import rewrite
+from skyt1.stages.common import Paths
 
 # Starts engines, trains, runs Snakemake or many sandboxes: outside the fast gate (make test-fast).
 pytestmark = pytest.mark.slow
@@ -43,8 +44,14 @@ def traces(n):
 
 def rewrite_cfg(**backend):
     return {"model": "tiny", "prompt": "p", "mode": "solution_only",
-            "backend": {"name": "openai", "concurrency": 4, "max_retries": 8, **backend},
-            "params": {"max_new_tokens": 16, "temperature": 0.0, "n": 1, "seed": 0}}
+            "backend": {"name": "openai", "concurrency": 4, "max_retries": 8, "max_failure_share": 0.0, **backend},
+            "params": {"max_new_tokens": 16, "temperature": 0.0, "top_p": 1.0, "n": 1, "seed": 0}}
+
+
+def run_rewrite(src, out, cfg, cache=None):
+    """The rewrite stage on `src` with the api model (cache None: no request cache)."""
+    spec = rewrite.Spec(cfg=cfg, prompt=PROMPT, model_spec=API_MODEL, model_name="model", cache=cache, artifacts={})
+    rewrite.run(spec, Paths(src, None, out, str(out).replace(".jsonl", ".stats.json")))
 
 
 def test_server_answers_openai_client_and_stops_cleanly(tiny_model, tmp_path):
@@ -96,15 +103,13 @@ def test_rewrite_over_http_then_cache_makes_zero_calls(server, tmp_path, monkeyp
     write_jsonl(src, traces(6))
     cache = {"enabled": True, "dir": str(tmp_path / "cache")}
     before = get_json(stats_url)["requests"]
-    rewrite.run(src, None, tmp_path / "a.jsonl", tmp_path / "a.stats.json", rewrite_cfg(), PROMPT, API_MODEL,
-                cache_cfg=cache)
+    run_rewrite(src, tmp_path / "a.jsonl", rewrite_cfg(), cache)
     first = read_jsonl(tmp_path / "a.jsonl")
     assert [r["id"] for r in first] == [f"arith/{i}" for i in range(6)]
     assert all(r["rewritten"].startswith("<|begin_of_thought|>") for r in first)
     assert get_json(stats_url)["requests"] - before == 6
     # An unrelated setting changes (concurrency): snakemake would rerun the stage; the cache answers everything.
-    rewrite.run(src, None, tmp_path / "b.jsonl", tmp_path / "b.stats.json", rewrite_cfg(concurrency=2), PROMPT,
-                API_MODEL, cache_cfg=cache)
+    run_rewrite(src, tmp_path / "b.jsonl", rewrite_cfg(concurrency=2), cache)
     assert get_json(stats_url)["requests"] - before == 6  # zero new calls
     assert read_jsonl(tmp_path / "b.jsonl") == first
     stats = json.loads((tmp_path / "b.stats.json").read_text())
@@ -146,7 +151,7 @@ def test_items_that_keep_failing_go_to_failures_not_data(server, tmp_path, monke
     cfg = rewrite_cfg(max_retries=1, max_failure_share=0.0)
     try:
         with pytest.raises(SkyT1Error, match=r"3 of 3 items failed .*InternalServerError"):
-            rewrite.run(src, None, tmp_path / "o.jsonl", tmp_path / "o.stats.json", cfg, PROMPT, API_MODEL)
+            run_rewrite(src, tmp_path / "o.jsonl", cfg)
     finally:
         proxy.close()
     assert not (tmp_path / "o.jsonl").exists()

@@ -33,6 +33,7 @@ from skyt1.models import (
 )
 from skyt1.engine.server import local_server
 from skyt1.stages import rewrite, sample
+from skyt1.stages.common import Job, Paths
 
 # Starts engines, trains, runs Snakemake or many sandboxes: outside the fast gate (make test-fast).
 pytestmark = pytest.mark.slow
@@ -208,13 +209,15 @@ def records(n):
 
 
 def sample_cfg(max_new_tokens=12, batch_size=6):
-    return {"backend": {"name": "skyt1", "batch_size": batch_size, "dtype": "float32", "device": "cpu"},
-            "params": {"max_new_tokens": max_new_tokens, "temperature": 0.0, "n": 1, "seed": 0}}
+    return {"shards": 1, "backend": {"name": "skyt1", "batch_size": batch_size, "dtype": "float32", "device": "cpu",
+                                     "max_failure_share": 0.0},
+            "params": {"max_new_tokens": max_new_tokens, "temperature": 0.0, "top_p": 1.0, "n": 1, "seed": 0}}
 
 
 def rewrite_cfg(max_new_tokens=12, concurrency=4):
-    return {"mode": "solution_only", "backend": {"name": "openai", "concurrency": concurrency, "max_retries": 4},
-            "params": {"max_new_tokens": max_new_tokens, "temperature": 0.0, "n": 1, "seed": 0}}
+    return {"mode": "solution_only", "backend": {"name": "openai", "concurrency": concurrency, "max_retries": 4,
+                                                 "max_failure_share": 0.0},
+            "params": {"max_new_tokens": max_new_tokens, "temperature": 0.0, "top_p": 1.0, "n": 1, "seed": 0}}
 
 
 def test_clean_rerun_price_edit_and_changed_params(tiny_model, server, teacher, tmp_path, monkeypatch):
@@ -229,10 +232,11 @@ def test_clean_rerun_price_edit_and_changed_params(tiny_model, server, teacher, 
 
     def run_both(results, model_dir, s_cfg, r_cfg, api_model=API_MODEL):
         results.mkdir()
-        sample.run(src, str(model_dir), results / "t.jsonl", results / "t.stats.json", s_cfg, PROMPT,
-                   {"source": "gguf_package"}, threads=2, cache_cfg=cache, engine=engine_for(s_cfg, model_dir))
-        rewrite.run(results / "t.jsonl", None, results / "r.jsonl", results / "r.stats.json", r_cfg, PROMPT,
-                    api_model, cache_cfg=cache)
+        sample.run(sample.Spec(s_cfg, PROMPT, {"source": "gguf_package"}, "model", cache, {}),
+                   Paths(src, str(model_dir), results / "t.jsonl", results / "t.stats.json"),
+                   Job(threads=2, engine=engine_for(s_cfg, model_dir)))
+        rewrite.run(rewrite.Spec(r_cfg, PROMPT, api_model, "model", cache, {}),
+                    Paths(results / "t.jsonl", None, results / "r.jsonl", results / "r.stats.json"))
         return read_jsonl(results / "r.jsonl")
 
     start = server_requests(server)
@@ -270,11 +274,13 @@ def test_clean_rerun_price_edit_and_changed_params(tiny_model, server, teacher, 
 KILL_SCRIPT = r"""
 import sys
 from skyt1.stages import sample
-sample.run(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4],
-           {"backend": {"name": "skyt1", "batch_size": 2, "dtype": "float32", "device": "cpu", "concurrency": 2},
-            "params": {"max_new_tokens": 24, "temperature": 0.0, "n": 1, "seed": 0}},
-           {"system": "Be brief.", "fewshot": []}, {"source": "gguf_package"}, threads=1,
-           cache_cfg={"enabled": False, "dir": sys.argv[5]})
+from skyt1.stages.common import Paths
+cfg = {"shards": 1, "backend": {"name": "skyt1", "batch_size": 2, "dtype": "float32", "device": "cpu", "concurrency": 2,
+                                "max_failure_share": 0.0},
+       "params": {"max_new_tokens": 24, "temperature": 0.0, "top_p": 1.0, "n": 1, "seed": 0}}
+sample.run(sample.Spec(cfg, {"system": "Be brief.", "fewshot": []}, {"source": "gguf_package"}, "model",
+                       {"enabled": False, "dir": sys.argv[5]}, {}),
+           Paths(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]))
 """
 
 

@@ -6,7 +6,7 @@ import pytest
 from skyt1.errors import SkyT1Error
 from skyt1.formatting import assemble
 from skyt1.generation import Completion, Params
-from skyt1.generation.run import partial_path, run_items
+from skyt1.generation.run import Partial, partial_path, run_items
 from skyt1.io import atomic_path, read_jsonl, write_jsonl
 from skyt1.stages import mix, reject, table
 
@@ -131,14 +131,14 @@ def test_resume_generates_only_missing_items(tmp_path):
     out = tmp_path / "o.jsonl"
     first = CrashingBackend(crash_after=4)
     with pytest.raises(KeyboardInterrupt):
-        run_items(keys, convs, lambda: first, Params(), out, "fp")
+        run_items(keys, convs, lambda: first, Params(), Partial(out, "fp"))
     assert len(read_jsonl(partial_path(out))) == 1 + 4  # header + finished items
     second = CrashingBackend()
-    results, stats = run_items(keys, convs, lambda: second, Params(), out, "fp")
+    results, stats = run_items(keys, convs, lambda: second, Params(), Partial(out, "fp"))
     assert second.calls == 2 and stats["resumed"] == 4
     assert [results[k].texts[0] for k in keys] == [f"Q{i}" for i in range(6)]
     third = CrashingBackend()
-    _, stats = run_items(keys, convs, lambda: third, Params(), out, "other settings")
+    _, stats = run_items(keys, convs, lambda: third, Params(), Partial(out, "other settings"))
     assert third.calls == 6 and stats["resumed"] == 0
 
 
@@ -160,7 +160,10 @@ def test_a_rule_script_rebuilds_the_stage_spec_from_params_and_operational_setti
         [("data_bench", {"bench": b}) for b in cfg["benchmarks"]] + \
         [("reject", {"source": s}) for s in cfg["sample"]["sources"]] + \
         [("plot_benchmark", {"bench": b}) for b in cfg["eval"]["benchmarks"]] + \
-        [("decontaminate", {}), ("mix", {}), ("train", {"repo_root": "/checkout"}), ("table_main", {}), ("cost", {})]
+        [("decontaminate", {}), ("mix", {}), ("train", {"repo_root": "/checkout"}), ("table_main", {}), ("cost", {})] + \
+        [("sample", {"source": s, "shard": 0}) for s in cfg["sample"]["sources"]] + \
+        [("rewrite", {"source": s}) for s in cfg["sample"]["sources"]] + \
+        [("evaluate", {"label": m, "bench": b}) for m in cfg["eval"]["models"] for b in cfg["eval"]["benchmarks"]]
     assert {rule for rule, _ in jobs} == set(settings.RULE_SPECS)
     for rule, w in jobs:
         module = importlib.import_module(settings.RULE_SPECS[rule])

@@ -62,16 +62,18 @@ def optional_input(snakemake, name: str) -> str | None:
 def each_target_on_its_engine(sm, rule: str, key: str, stage: str, run_one: Callable[..., str]) -> None:
     """A generation job's targets (one spec per name in `sm.params.spec`, keyed by wildcard `key`), all on
     the one engine the job owns (skyt1.stages.common.JobEngine: started on the first cache miss, stopped
-    when the job ends). run_one(i, name, args, engine) makes target i and returns its main output; the
-    engine's manifest (its loads, for the cost ledger) goes to sm.output.engine."""
+    when the job ends). run_one(i, name, args, job) makes target i and returns its main output (args: the
+    target's spec as a dict; job: a stages.common.Job with the rule's threads, GPUs, log and the engine);
+    the engine's manifest (its loads, for the cost ledger) goes to sm.output.engine."""
     from .settings import target_args
-    from .stages.common import JobEngine
+    from .stages.common import Job, JobEngine, Model
 
     names = list(sm.params.spec)
     first = target_args(rule, sm, key, names[0])
     backend = (first["cfg"] if "cfg" in first else first["eval_cfg"])["backend"]
     model_name = first["model_name"] if "model_name" in first else sm.wildcards.label
-    with JobEngine(backend, optional_input(sm, "model"), first["model_spec"], model_name, threads=sm.threads,
-                   gpus=sm.resources.get("gpu", 0), log_path=sm.log[0], stage=stage) as engine:
-        outputs = [run_one(i, name, target_args(rule, sm, key, name), engine.owned) for i, name in enumerate(names)]
+    job = Job(threads=sm.threads, gpus=sm.resources.get("gpu", 0), log_path=sm.log[0])
+    with JobEngine(backend, Model(optional_input(sm, "model"), first["model_spec"], model_name), job, stage) as engine:
+        job = Job(job.threads, job.gpus, job.log_path, engine.owned)
+        outputs = [run_one(i, name, target_args(rule, sm, key, name), job) for i, name in enumerate(names)]
     engine.write(sm.output.engine, outputs)

@@ -59,36 +59,12 @@ ENGINE_SECTIONS = {"sample": "sample", "rewrite": "rewrite", "eval": "eval"}
 ENGINE_RESOURCES = {"sample": "sample", "rewrite": "rewrite", "eval": "evaluate"}
 
 
-def _model_name_for_eval(config: dict, label: str) -> str:
-    spec = config["eval"]["models"][label]
-    return config["train"]["student"] if spec.get("checkpoint") else spec["model"]
-
-
-def _gen_model(spec: dict) -> dict:
-    """A model as a generation stage sees it: the chat template name is training's business."""
-    return {k: v for k, v in spec.items() if k != "template"}
-
-
-def domain_prompt(stage_cfg: dict, domain: str | None) -> str:
-    """The prompt name a stage (or an eval model) uses for one domain: domain_prompts[domain], else its prompt."""
-    return (stage_cfg.get("domain_prompts") or {}).get(domain, stage_cfg["prompt"])
-
-
-def _bench_evaluator(entry: dict) -> dict:
-    """{"evaluator": profile} for a code benchmark (its declared profile), else {}."""
-    from .scoring.evaluators import params_of
-
-    if entry["scorer"] != "code":
-        return {}
-    prof = params_of(entry)
-    return {"evaluator": prof} if prof else {}
-
-
 # The stage module whose `spec(config, **wildcards)` builds each rule's arguments (a frozen dataclass).
 RULE_SPECS = {
     "prepare_model": "skyt1.models", "data_train": "skyt1.stages.data", "data_bench": "skyt1.stages.data",
-    "decontaminate": "skyt1.stages.decontaminate", "reject": "skyt1.stages.reject", "mix": "skyt1.stages.mix",
-    "train": "skyt1.stages.train", "table_main": "skyt1.stages.table", "plot_benchmark": "skyt1.stages.table",
+    "decontaminate": "skyt1.stages.decontaminate", "sample": "skyt1.stages.sample", "rewrite": "skyt1.stages.rewrite",
+    "reject": "skyt1.stages.reject", "mix": "skyt1.stages.mix", "train": "skyt1.stages.train",
+    "evaluate": "skyt1.stages.evaluate", "table_main": "skyt1.stages.table", "plot_benchmark": "skyt1.stages.table",
     "cost": "skyt1.cost",
 }
 
@@ -103,40 +79,11 @@ def spec_dict(spec) -> dict:
     return out
 
 
-def _from_stage(rule: str, config: dict, w: dict) -> dict:
-    """The rule's arguments from its stage's typed spec (RULE_SPECS)."""
-    return spec_dict(importlib.import_module(RULE_SPECS[rule]).spec(config, **w))
-
-
 def _args(rule: str, config: dict, w: dict) -> dict:
-    """Everything the rule's stage takes from the config, by argument name."""
-    if rule in RULE_SPECS:
-        return _from_stage(rule, config, w)
-    models, cache = config["models"], config.get("cache", {})
-    artifacts = config.get("artifacts", {})  # pinned texts: their sha256 counts, where the file lies does not
-    if rule in ("sample", "rewrite"):
-        section = config[rule]
-        cfg = {k: v for k, v in section.items() if k != "sources"}  # one job per source: the list is the DAG's
-        domain = config["train_sources"][w["source"]].get("domain", "math") if "source" in w else None
-        args = {"cfg": cfg, "prompt": config["prompts"][domain_prompt(section, domain)],
-                "model_spec": _gen_model(models[section["model"]]),
-                "model_name": section["model"], "cache": cache, "artifacts": artifacts}
-        if rule == "sample" and "source" in w:  # the source's user template shapes the teacher's prompt
-            args["source_spec"] = config["train_sources"][w["source"]]
-        return args
-    if rule == "evaluate":
-        label, bench = w["label"], w["bench"]
-        entry = config["eval"]["models"][label]
-        # Only this model's entry and this benchmark's spec: adding a model or a benchmark leaves the
-        # other evaluations alone.
-        return {"eval_cfg": {k: config["eval"][k] for k in ("backend", "params", "bootstrap", "max_share") if k in config["eval"]},
-                # stands_in_for only labels the table: it changes no evaluation
-                "bench_spec": config["benchmarks"][bench], "model": {k: v for k, v in entry.items() if k != "stands_in_for"},
-                "prompt": config["prompts"][domain_prompt(entry, config["benchmarks"][bench].get("domain", "math"))],
-                "model_spec": _gen_model(models[_model_name_for_eval(config, label)]), "cache": cache,
-                "sandbox": config.get("sandbox", {}), "artifacts": artifacts,
-                **_bench_evaluator(config["benchmarks"][bench])}
-    raise KeyError(f"no settings split is defined for rule {rule!r}")
+    """Everything the rule's stage takes from the config, by argument name: its stage's typed spec."""
+    if rule not in RULE_SPECS:
+        raise KeyError(f"no settings split is defined for rule {rule!r}")
+    return spec_dict(importlib.import_module(RULE_SPECS[rule]).spec(config, **w))
 
 
 def is_operational(path: str) -> bool:

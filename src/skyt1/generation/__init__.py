@@ -19,8 +19,10 @@ class Params:
 
     @classmethod
     def from_config(cls, cfg: dict, override: dict | None = None) -> "Params":
+        """A stage's params section (validated: the schema's stage_params fills every key), with a
+        benchmark's override on top."""
         merged = {**cfg, **(override or {})}
-        return cls(**{k: merged[k] for k in ("max_new_tokens", "temperature", "top_p", "n", "seed") if k in merged})
+        return cls(**{k: merged[k] for k in ("max_new_tokens", "temperature", "top_p", "n", "seed")})
 
 
 @dataclass

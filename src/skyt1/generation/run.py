@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from . import Backend, Completion, Params
 
@@ -50,11 +51,29 @@ def _load_partial(path: Path, fingerprint: str) -> tuple[dict[str, dict], int]:
     return done, good
 
 
+@dataclass(frozen=True)
+class Partial:
+    """Where finished items are kept as they come (<out>.partial), and the fingerprint of the settings
+    that made them (another fingerprint discards the file)."""
+    out_path: str | Path
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """The request cache (generation.cache.RequestCache) and what keys a request in it besides its
+    messages and params: the model's identity and the engine's."""
+    cache: Any
+    model_identity: Any
+    engine: Any = None
+
+
 def run_items(keys: list[str], conversations: list[list[dict]], backend_factory, params: Params,
-              out_path: str | Path, fingerprint: str, cache=None, model_identity=None, engine=None
-              ) -> tuple[dict[str, Completion], dict]:
+              partial: Partial, lookup: Lookup | None = None) -> tuple[dict[str, Completion], dict]:
     """Return (completions by key, stats). backend_factory is only called if something is left to do
     after the partial file and the request cache (if given) have been consulted."""
+    out_path, fingerprint = partial.out_path, partial.fingerprint
+    cache = lookup.cache if lookup is not None else None
     assert len(keys) == len(set(keys)), "keys must be unique"
     ppath = partial_path(out_path)
     ppath.parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +107,7 @@ def run_items(keys: list[str], conversations: list[list[dict]], backend_factory,
                 from .cache import request_key
                 remaining = []
                 for i in todo:
-                    request_keys[i] = request_key(model_identity, conversations[i], params, engine)
+                    request_keys[i] = request_key(lookup.model_identity, conversations[i], params, lookup.engine)
                     hit = cache.get(request_keys[i])
                     if hit is None:
                         remaining.append(i)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import prompts
@@ -9,10 +10,20 @@ from ..engine import owned as engines
 from ..errors import SkyT1Error
 from ..generation import Params
 from ..generation.cache import RequestCache
-from ..generation.run import run_items
+from ..generation.run import Lookup, Partial, run_items
 from ..io import stable_hash, write_jsonl
 from ..models import api_identity, identity
 from ..settings import engine_identity
+
+
+def domain_prompt(stage_cfg: dict, domain: str | None) -> str:
+    """The prompt name a stage (or an eval model) uses for one domain: domain_prompts[domain], else its prompt."""
+    return (stage_cfg.get("domain_prompts") or {}).get(domain, stage_cfg["prompt"])
+
+
+def gen_model(spec: dict) -> dict:
+    """A model as a generation stage sees it: the chat template name is training's business."""
+    return {k: v for k, v in spec.items() if k != "template"}
 
 
 def model_ref(model_dir: str | None, model_spec: dict):
@@ -42,14 +53,59 @@ class _EngineClient:
                 self.own.close()
 
 
-def backend_factory(backend_cfg: dict, model, model_name: str, threads: int, gpus: int, log_path=None,
-                    engine: "engines.OwnedEngine | None" = None, seen: dict | None = None, target: str | None = None):
-    """The client for the stage: on an external endpoint (backend openai, an api model), or on a local
-    engine (skyt1, vllm). `engine` is the job's own engine (skyt1.engine.owned.OwnedEngine, shared by every
-    target of the job and started on first use); without one, the client starts an engine for itself and
-    stops it when it closes. The factory is only called when a request missed the cache. `seen` receives
-    whether this target's requests started the engine and in how long."""
+@dataclass(frozen=True)
+class Model:
+    """The model a generation target asks: its local weights folder (None for an api model), its models.<name>
+    spec and its name."""
+    dir: str | None
+    spec: dict
+    name: str = "model"
+
+    def ref(self):
+        return model_ref(self.dir, self.spec)
+
+
+@dataclass(frozen=True)
+class Job:
+    """How the rule's job runs a target: its threads and GPUs, its log, and the job's own engine
+    (skyt1.engine.owned.OwnedEngine, shared by every target of the job; None: a client starts one for itself)."""
+    threads: int = 1
+    gpus: int = 0
+    log_path: str | None = None
+    engine: "engines.OwnedEngine | None" = None
+
+
+@dataclass(frozen=True)
+class Paths:
+    """A generation target's files: what it reads (records, traces or a benchmark), the model's folder
+    (None for an api model), and what it writes."""
+    input: str | Path
+    model: str | None
+    out: str | Path
+    stats: str | Path
+
+
+@dataclass(frozen=True)
+class Target:
+    """One generation target: the stage's name for it (in messages), the model, the stage's backend
+    section (validated: its defaults filled), the request cache section (None: no cache), the output and the job."""
+    stage: str
+    model: Model
+    backend: dict
+    cache: dict | None
+    out_path: str | Path
+    job: Job = Job()
+
+
+def backend_factory(target: Target, seen: dict | None = None):
+    """The client for the target: on an external endpoint (backend openai, an api model), or on a local
+    engine (skyt1, vllm). target.job.engine is the job's own engine (started on first use); without one,
+    the client starts an engine for itself and stops it when it closes. The factory is only called when a
+    request missed the cache. `seen` receives whether this target's requests started the engine and in how long."""
     from ..generation.openai_backend import OpenAIBackend
+
+    backend_cfg, model_name, job = target.backend, target.model.name, target.job
+    model = target.model.ref()
 
     def factory():
         kind = backend_cfg["name"]
@@ -62,13 +118,13 @@ def backend_factory(backend_cfg: dict, model, model_name: str, threads: int, gpu
             raise SkyT1Error(f"backend {kind!r} starts a local engine, but {model_name} is an api model",
                              "set the stage's backend.name to openai")
         own = None
-        eng = engine
+        eng = job.engine
         if eng is None:
-            launch = engines.launch_for(backend_cfg, model, model_name, threads=threads, gpus=gpus)
-            eng = own = engines.owned_for_stage(launch, backend_cfg, log_path)
+            launch = engines.launch_for(backend_cfg, model, model_name, threads=job.threads, gpus=job.gpus)
+            eng = own = engines.owned_for_stage(launch, backend_cfg, job.log_path)
         try:
             loads_before = eng.loads
-            url = eng.url(target)
+            url = eng.url(str(target.out_path))
             if seen is not None:
                 started = eng.loads > loads_before
                 seen.update(kind=kind, started=started, load_seconds=eng.load_seconds if started else 0.0)
@@ -85,15 +141,14 @@ def backend_factory(backend_cfg: dict, model, model_name: str, threads: int, gpu
 class JobEngine:
     """The engine of one generation job (all targets of one stage for one model, or one shard): an
     OwnedEngine for a local backend, started on the first cache miss; nothing for an external endpoint.
-    `write(path)` records what it did (the cost ledger counts its loads)."""
+    `write(path)` records what it did (the cost ledger counts its loads). job: the job's threads, GPUs and log."""
 
-    def __init__(self, backend_cfg: dict, model_dir: str | None, model_spec: dict, model_name: str, *,
-                 threads: int = 1, gpus: int = 0, log_path: str | None = None, stage: str = ""):
-        self.backend_cfg, self.stage, self.model_name = backend_cfg, stage, model_name
+    def __init__(self, backend_cfg: dict, model: Model, job: Job, stage: str = ""):
+        self.backend_cfg, self.stage, self.model_name = backend_cfg, stage, model.name
         self.owned = None
-        if engines.is_local(backend_cfg) and model_spec.get("source") != "api":
-            launch = engines.launch_for(backend_cfg, model_ref(model_dir, model_spec), model_name, threads=threads, gpus=gpus)
-            self.owned = engines.owned_for_stage(launch, backend_cfg, log_path)
+        if engines.is_local(backend_cfg) and model.spec["source"] != "api":
+            launch = engines.launch_for(backend_cfg, model.ref(), model.name, threads=job.threads, gpus=job.gpus)
+            self.owned = engines.owned_for_stage(launch, backend_cfg, job.log_path)
 
     def __enter__(self):
         if self.owned is not None:
@@ -113,29 +168,26 @@ class JobEngine:
         write_json(path, {"stage": self.stage, **record, "host": socket.gethostname(), "targets": list(targets)})
 
 
-def generate(stage, keys, user_texts, prompt_cfg, stage_cfg, model_dir, model_spec, out_path, threads=1, gpus=0,
-             params=None, cache_cfg=None, model_name="model", log_path=None, request_ids=None, engine=None):
-    """Build messages, run the stage's backend on the model (its weights folder, or the api spec)
-    with resume and the request cache, set failed items aside (check_failures), and return
-    (completions by key, stats). A dict given as request_ids receives each item's request key (the
-    request cache's key: model identity, messages, params), for per-row lineage. engine: the job's
-    OwnedEngine (skyt1.engine.owned), if it has one."""
-    model = model_ref(model_dir, model_spec)
-    params = params or Params.from_config(stage_cfg["params"])
+def generate(target: Target, keys: list, user_texts: list, prompt_cfg: dict, params: Params,
+             request_ids: dict | None = None):
+    """Build messages, run the target's backend on its model (its weights folder, or the api spec) with
+    resume and the request cache, set failed items aside (check_failures), and return (completions by
+    key, stats). A dict given as request_ids receives each item's request key (the request cache's key:
+    model identity, messages, params), for per-row lineage."""
+    model, model_spec, backend = target.model.ref(), target.model.spec, target.backend
     conversations = [prompts.build(prompt_cfg, u) for u in user_texts]
     api = isinstance(model, dict)
     model_id = api_identity(model) if api else identity(model)
-    engine_id = engine_identity(stage_cfg["backend"], api=api)
+    engine_id = engine_identity(backend, api=api)
     fingerprint = stable_hash({"model": model_id, "engine": engine_id, "prompt": prompt_cfg, "params": params.__dict__})
     cache = None
-    if cache_cfg and cache_cfg.get("enabled", True):
-        cache = RequestCache(Path(cache_cfg.get("dir", ".cache/skyt1")) / "requests.sqlite")
+    if target.cache and target.cache["enabled"]:
+        cache = RequestCache(Path(target.cache["dir"]) / "requests.sqlite")
     seen: dict = {}
-    factory = backend_factory(stage_cfg["backend"], model, model_name, threads, gpus, log_path,
-                              engine=engine, seen=seen, target=str(out_path))
+    factory = backend_factory(target, seen=seen)
     try:
-        results, stats = run_items(keys, conversations, factory, params, out_path, fingerprint,
-                                   cache=cache, model_identity=model_id, engine=engine_id)
+        results, stats = run_items(keys, conversations, factory, params, Partial(target.out_path, fingerprint),
+                                   Lookup(cache, model_id, engine_id) if cache is not None else None)
     finally:
         if cache is not None:
             cache.close()
@@ -146,14 +198,14 @@ def generate(stage, keys, user_texts, prompt_cfg, stage_cfg, model_dir, model_sp
     stats["params"] = params.__dict__
     stats["model"] = model_id
     stats["engine"] = engine_id
-    stats["backend"] = stage_cfg["backend"]["name"]
+    stats["backend"] = backend["name"]
     # whether this target's requests started the job's engine (none when every request hit the cache)
-    stats["engine_start"] = seen or {"kind": stage_cfg["backend"]["name"], "started": False, "load_seconds": 0.0}
-    price = (model_spec or {}).get("price_per_mtok")
+    stats["engine_start"] = seen or {"kind": backend["name"], "started": False, "load_seconds": 0.0}
+    price = model_spec.get("price_per_mtok")  # an optional key of models.<name>: no price, no cost
     if price:
-        stats["cost_usd"] = round(stats["prompt_tokens"] * price.get("input", 0) / 1e6
-                                  + stats["completion_tokens"] * price.get("output", 0) / 1e6, 6)
-    check_failures(stats, stage_cfg, stage, out_path)
+        stats["cost_usd"] = round(stats["prompt_tokens"] * price["input"] / 1e6
+                                  + stats["completion_tokens"] * price["output"] / 1e6, 6)
+    check_failures(stats, backend["max_failure_share"], target.stage, target.out_path)
     return results, stats
 
 
@@ -161,9 +213,9 @@ def failures_path(out_path) -> Path:
     return Path(str(out_path) + ".failures.jsonl")
 
 
-def check_failures(stats: dict, stage_cfg: dict, stage: str, out_path=None) -> None:
+def check_failures(stats: dict, limit: float, stage: str, out_path=None) -> None:
     """Write items that failed for good to <out>.failures.jsonl (never into the data), and stop the
-    stage if their share exceeds backend.max_failure_share."""
+    stage if their share exceeds `limit` (the backend's max_failure_share)."""
     if out_path is not None:
         path = failures_path(out_path)
         if stats["failed"]:
@@ -171,7 +223,6 @@ def check_failures(stats: dict, stage_cfg: dict, stage: str, out_path=None) -> N
         elif path.exists():
             path.unlink()
     share = stats["failed"] / max(stats["items"], 1)
-    limit = stage_cfg["backend"].get("max_failure_share", 0.0)
     if stats["failed"] and share > limit:
         first = stats["failures"][0]
         raise SkyT1Error(f"{stage}: {stats['failed']} of {stats['items']} items failed ({share:.1%} > max_failure_share {limit:.1%}); "

@@ -8,6 +8,7 @@ stage fails with one line when a share passes its limit (so an all-zero column c
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from .. import provenance, texts
 from ..benchmarks import FAILURE_KINDS, declare
@@ -18,7 +19,7 @@ from ..io import read_jsonl, write_json, write_jsonl
 from ..paper import reported
 from ..scoring import make_sandbox, score_batch
 from ..scoring import metrics
-from .common import generate
+from .common import Job, Model, Paths, Target, domain_prompt, gen_model, generate
 
 log = logging.getLogger(__name__)
 
@@ -68,36 +69,87 @@ def settings(eval_params: dict, bench_spec: dict, family: str | None):
     return Params.from_config(eval_params, gen or None), template
 
 
-def run(bench_path, model_dir, out_path, summary_path, *, benchmark: str, bench_spec: dict, label: str,
-        display: str, eval_cfg: dict, prompt: dict, model_spec: dict, threads: int = 1, gpus: int = 0,
-        cache_cfg: dict | None = None, log_path: str | None = None, sandbox_cfg: dict | None = None,
-        family: str | None = None, paper_model: str | None = None, artifacts: dict | None = None, engine=None,
-        evaluator: dict | None = None) -> None:
-    """family (eval.models.<label>.family) picks the benchmark's family_templates / family_generation
-    entry over its user_template / generation (the original prompts Sky-T1 models differently).
-    evaluator: a code benchmark's evaluator profile (skyt1.scoring.evaluators), as the rule's params give it."""
+@dataclass(frozen=True)
+class Spec:
+    """What one model on one benchmark takes from the validated config: only this model's entry and this
+    benchmark's declaration, so adding a model or a benchmark leaves the other evaluations alone
+    (settings.split cuts it into the rule's params and the operational settings)."""
+    label: str  # eval.models.<label>
+    benchmark: str  # benchmarks.<benchmark>
+    eval_cfg: dict  # eval's backend, params, bootstrap and max_share, defaults filled
+    bench_spec: dict  # benchmarks.<benchmark>
+    model: dict  # eval.models.<label> less stands_in_for (it only labels the table)
+    prompt: dict  # prompts.<name> for the benchmark's domain
+    model_spec: dict  # the model it runs (the student's for the checkpoint), less its chat template
+    cache: dict  # the request cache section
+    sandbox: dict  # limits for model-written code (skyt1.scoring.sandbox.Limits.from_config)
+    artifacts: dict  # pinned texts
+    evaluator: dict | None = None  # a code benchmark's evaluator profile (skyt1.scoring.evaluators)
+
+    @property
+    def display(self) -> str:
+        return self.model["label"]
+
+    @property
+    def family(self) -> str | None:
+        """eval.models.<label>.family: picks the benchmark's family_templates / family_generation entry."""
+        return self.model.get("family")
+
+    @property
+    def paper_model(self) -> str | None:
+        return self.model.get("paper_model")
+
+
+def spec(config: dict, label: str, bench: str) -> Spec:
+    ev, entry, bench_spec = config["eval"], config["eval"]["models"][label], config["benchmarks"][bench]
+    model_name = config["train"]["student"] if entry.get("checkpoint") else entry["model"]
+    return Spec(label=label, benchmark=bench,
+                eval_cfg={k: ev[k] for k in ("backend", "params", "bootstrap", "max_share") if k in ev},
+                bench_spec=bench_spec, model={k: v for k, v in entry.items() if k != "stands_in_for"},
+                prompt=config["prompts"][domain_prompt(entry, bench_spec.get("domain", "math"))],
+                model_spec=gen_model(config["models"][model_name]), cache=config["cache"],
+                sandbox=config["sandbox"], artifacts=config["artifacts"],
+                evaluator=_bench_evaluator(bench_spec))
+
+
+def _bench_evaluator(entry: dict) -> dict | None:
+    """A code benchmark's declared evaluator profile; None otherwise."""
+    from ..scoring.evaluators import params_of
+
+    if entry["scorer"] != "code":
+        return None
+    return params_of(entry) or None
+
+
+def run(spec: Spec, paths: Paths, job: Job = Job()) -> None:
+    """paths.input: the benchmark's items. The model's family picks the benchmark's family_templates /
+    family_generation entry over its user_template / generation (the original prompts Sky-T1 models
+    differently)."""
+    benchmark, bench_spec, label, eval_cfg = spec.benchmark, spec.bench_spec, spec.label, spec.eval_cfg
+    family, paper_model = spec.family, spec.paper_model
+    bench_path, model_dir, out_path, summary_path = paths.input, paths.model, paths.out, paths.stats
     bench = declare(benchmark, bench_spec)
     items = read_jsonl(bench_path)
-    sandbox = make_sandbox(sandbox_cfg) if bench.scorer == "code" else None
+    sandbox = make_sandbox(spec.sandbox) if bench.scorer == "code" else None
     params, spec_template = settings(eval_cfg["params"], bench_spec, family)
-    resolver = texts.Resolver(cache_cfg, artifacts)
-    prompt, prompt_texts = resolver.resolve_prompt(prompt, f"eval prompt of {label}")
+    resolver = texts.Resolver(spec.cache, spec.artifacts)
+    prompt, prompt_texts = resolver.resolve_prompt(spec.prompt, f"eval prompt of {label}")
     template, template_texts = resolver.resolve_template(spec_template, f"benchmarks.{benchmark}.user_template")
     kind, k = metrics.parse_metric(bench.metric)
     if kind == "pass" and params.n < k:
         raise SkyT1Error(f"benchmark {benchmark!r}: {bench.metric} needs n >= {k} samples, the settings give n={params.n}",
                          f"set benchmarks.{benchmark}.generation.n to {k} or more")
-    results, stats = generate(f"evaluate {label}/{benchmark}", [it["id"] for it in items],
-                              [texts.render(template, it) for it in items], {**prompt, "user_template": template},
-                              eval_cfg, model_dir, model_spec, out_path, threads, gpus, params=params, cache_cfg=cache_cfg, model_name=label,
-                              log_path=log_path, engine=engine)
+    target = Target(f"evaluate {label}/{benchmark}", Model(model_dir, spec.model_spec, label), eval_cfg["backend"],
+                    spec.cache, out_path, job)
+    results, stats = generate(target, [it["id"] for it in items], [texts.render(template, it) for it in items],
+                              {**prompt, "user_template": template}, params)
     done = [it for it in items if it["id"] in results]
     if not done:
         raise SkyT1Error(f"evaluate {label}/{benchmark}: no item was generated", "see the stage's log")
     # One sandbox per code response, as many at once as the rule has threads.
     pairs = [(it, t) for it in done for t in results[it["id"]].texts]
-    evaluator = evaluator or (bench.evaluator if bench.scorer == "code" else None)
-    scored = iter(score_batch(pairs, sandbox=sandbox, workers=max(1, threads), scorer=bench.scorer,
+    evaluator = spec.evaluator or (bench.evaluator if bench.scorer == "code" else None)
+    scored = iter(score_batch(pairs, sandbox=sandbox, workers=max(1, job.threads), scorer=bench.scorer,
                               evaluator=evaluator))
     rows = []
     for it in done:
@@ -108,9 +160,8 @@ def run(bench_path, model_dir, out_path, summary_path, *, benchmark: str, bench_
     correct = [[s["correct"] for s in r["samples"]] for r in rows]
     scores = metrics.item_scores(bench.metric, correct)
     value = round(100.0 * sum(scores) / len(scores), 2)
-    boot = eval_cfg.get("bootstrap") or {}
-    ci = metrics.confidence_interval(scores, binary=params.n == 1, seed=boot.get("seed", 0),
-                                     resamples=boot.get("resamples", 2000))
+    boot = eval_cfg["bootstrap"]
+    ci = metrics.confidence_interval(scores, binary=params.n == 1, seed=boot["seed"], resamples=boot["resamples"])
     paper_value = reported(bench.paper_name, paper_model) if paper_model else None
     failures = failure_counts(rows, bench.scorer)
     limits = bench.limits(eval_cfg.get("max_share"))
@@ -120,7 +171,7 @@ def run(bench_path, model_dir, out_path, summary_path, *, benchmark: str, bench_
             log.info("%s: %d of %d responses", kind_, failures["counts"][kind_], failures["responses"])
     check_failure_shares(f"evaluate {label}/{benchmark}", failures, limits)
     write_jsonl(out_path, rows)
-    summary = {"benchmark": benchmark, "model": label, "model_display": display, "family": family or "default",
+    summary = {"benchmark": benchmark, "model": label, "model_display": spec.display, "family": family or "default",
                "metric": bench.metric, "scorer": bench.scorer, "version": bench.version, "items": len(rows),
                "evaluator": evaluator.get("name") if isinstance(evaluator, dict) else evaluator,
                "judge_errors": sum(1 for r in rows for s_ in r["samples"] if s_.get("judge_error")),

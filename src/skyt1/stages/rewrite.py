@@ -7,12 +7,14 @@ section word for word (for rewriters too small to reproduce the tag structure)."
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from .. import provenance, texts
 from ..formatting import assemble
+from ..generation import Params
 from ..generation.run import finish
 from ..io import read_jsonl, write_json, write_jsonl
-from .common import generate
+from .common import Job, Model, Paths, Target, domain_prompt, gen_model, generate
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +28,37 @@ def user_text(row: dict, prompt: dict | None = None) -> str:
     return f"Question: {row['question']}\n\nReasoning: {row['trace']}"
 
 
-def run(traces_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, model_spec: dict,
-        threads: int = 1, gpus: int = 0, cache_cfg: dict | None = None, model_name: str = "model",
-        log_path: str | None = None, artifacts: dict | None = None, engine=None) -> None:
-    rows = read_jsonl(traces_path)
-    prompt, prompt_texts = texts.Resolver(cache_cfg, artifacts).resolve_prompt(prompt, "rewrite prompt")
+@dataclass(frozen=True)
+class Spec:
+    """What one rewrite target takes from the validated config (settings.split cuts it into the rule's
+    params and the operational settings)."""
+    cfg: dict  # the rewrite section without its sources (mode, backend, params, ...), defaults filled
+    prompt: dict  # the rewriter's prompt (prompts.<name> for the source's domain)
+    model_spec: dict  # models.<rewrite.model>, less its chat template
+    model_name: str
+    cache: dict  # the request cache section
+    artifacts: dict  # pinned texts
+
+
+def spec(config: dict, source: str | None = None) -> Spec:
+    section = config["rewrite"]
+    domain = config["train_sources"][source].get("domain", "math") if source is not None else None
+    return Spec(cfg={k: v for k, v in section.items() if k != "sources"},
+                prompt=config["prompts"][domain_prompt(section, domain)],
+                model_spec=gen_model(config["models"][section["model"]]), model_name=section["model"],
+                cache=config["cache"], artifacts=config["artifacts"])
+
+
+def run(spec: Spec, paths: Paths, job: Job = Job()) -> None:
+    """paths.input: the source's traces (the sample stage's)."""
+    cfg = spec.cfg
+    rows = read_jsonl(paths.input)
+    prompt, prompt_texts = texts.Resolver(spec.cache, spec.artifacts).resolve_prompt(spec.prompt, "rewrite prompt")
     request_ids: dict = {}
-    results, stats = generate("rewrite", [r["id"] for r in rows], [user_text(r, prompt) for r in rows], prompt, cfg,
-                              model_dir, model_spec, out_path, threads, gpus, cache_cfg=cache_cfg,
-                              model_name=model_name, log_path=log_path, request_ids=request_ids, engine=engine)
+    target = Target("rewrite", Model(paths.model, spec.model_spec, spec.model_name), cfg["backend"], spec.cache,
+                    paths.out, job)
+    results, stats = generate(target, [r["id"] for r in rows], [user_text(r, prompt) for r in rows], prompt,
+                              Params.from_config(cfg["params"]), request_ids=request_ids)
     out = []
     for r in rows:
         comp = results.get(r["id"])
@@ -44,10 +68,10 @@ def run(traces_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, m
         rewritten = raw if cfg["mode"] == "full" else assemble(r["trace"], raw)
         out.append({**r, "rewrite_raw": raw, "rewritten": rewritten, "rewrite_finish_reason": comp.finish_reasons[0],
                     "rewrite_request": request_ids.get(r["id"])})
-    write_jsonl(out_path, out)
+    write_jsonl(paths.out, out)
     stats["rows"] = len(out)
     stats["mode"] = cfg["mode"]
-    write_json(stats_path, {**stats, "provenance": provenance.collect("rewrite", cfg, [traces_path, model_dir or ""],
-                                                                       prompt=prompt, texts={"prompt": prompt_texts})})
-    finish(out_path)
-    log.info("rewrite: %d rows written (%s)", len(out), out_path)
+    write_json(paths.stats, {**stats, "provenance": provenance.collect("rewrite", cfg, [paths.input, paths.model or ""],
+                                                                        prompt=prompt, texts={"prompt": prompt_texts})})
+    finish(paths.out)
+    log.info("rewrite: %d rows written (%s)", len(out), paths.out)

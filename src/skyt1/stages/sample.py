@@ -4,32 +4,58 @@ from __future__ import annotations
 
 import logging
 
+from dataclasses import dataclass
+
 from .. import provenance, texts
-from ..generation.run import finish
 from ..errors import SkyT1Error
+from ..generation import Params
+from ..generation.run import finish
 from ..io import read_json, read_jsonl, write_json, write_jsonl
-from .common import generate
+from .common import Job, Model, Paths, Target, domain_prompt, gen_model, generate
 
 log = logging.getLogger(__name__)
 
 
-def run(records_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, model_spec: dict,
-        threads: int = 1, gpus: int = 0, cache_cfg: dict | None = None, model_name: str = "model",
-        log_path: str | None = None, source_spec: dict | None = None, artifacts: dict | None = None, engine=None,
-        shard: tuple[int, int] = (0, 1)) -> None:
-    """source_spec.user_template (if any) makes the teacher's user turn from each record (the task
-    templates of the original); without one the question is asked as it is. shard (k, n): only every n-th
-    record from the k-th (`merge` puts the shards back together)."""
-    recs = shard_of(read_jsonl(records_path), *shard)
-    resolver = texts.Resolver(cache_cfg, artifacts)
-    prompt, prompt_texts = resolver.resolve_prompt(prompt, "sample prompt")
-    template, template_texts = resolver.resolve_template((source_spec or {}).get("user_template"), "user_template")
+@dataclass(frozen=True)
+class Spec:
+    """What one sample target takes from the validated config (settings.split cuts it into the rule's
+    params and the operational settings)."""
+    cfg: dict  # the sample section without its sources (backend, params, shards, ...), defaults filled
+    prompt: dict  # the teacher's prompt (prompts.<name> for the source's domain)
+    model_spec: dict  # models.<sample.model>, less its chat template (training's)
+    model_name: str
+    cache: dict  # the request cache section
+    artifacts: dict  # pinned texts: their sha256 counts, where the file lies does not
+    source_spec: dict | None = None  # train_sources.<source>: its user_template shapes the teacher's prompt
+    shard: int = 0  # this job's shard: every cfg.shards-th record from this one
+
+
+def spec(config: dict, source: str | None = None, shard: int | str = 0) -> Spec:
+    section = config["sample"]
+    src = config["train_sources"][source] if source is not None else None
+    domain = src.get("domain", "math") if src is not None else None
+    return Spec(cfg={k: v for k, v in section.items() if k != "sources"},  # one job per source: the list is the DAG's
+                prompt=config["prompts"][domain_prompt(section, domain)],
+                model_spec=gen_model(config["models"][section["model"]]), model_name=section["model"],
+                cache=config["cache"], artifacts=config["artifacts"], source_spec=src, shard=int(shard))
+
+
+def run(spec: Spec, paths: Paths, job: Job = Job()) -> None:
+    """paths.input: the source's records; spec.source_spec.user_template (if any) makes the teacher's user
+    turn from each record (the task templates of the original); without one the question is asked as it
+    is. Only shard spec.shard of cfg.shards: every n-th record from the k-th (`merge` puts the shards back together)."""
+    cfg = spec.cfg
+    recs = shard_of(read_jsonl(paths.input), spec.shard, cfg["shards"])
+    resolver = texts.Resolver(spec.cache, spec.artifacts)
+    prompt, prompt_texts = resolver.resolve_prompt(spec.prompt, "sample prompt")
+    template, template_texts = resolver.resolve_template((spec.source_spec or {}).get("user_template"), "user_template")
     users = {r["id"]: texts.render(template, r) for r in recs}
     request_ids: dict = {}
-    results, stats = generate("sample", [r["id"] for r in recs], [users[r["id"]] for r in recs],
-                              {**prompt, "user_template": template}, cfg,
-                              model_dir, model_spec, out_path, threads, gpus, cache_cfg=cache_cfg,
-                              model_name=model_name, log_path=log_path, request_ids=request_ids, engine=engine)
+    target = Target("sample", Model(paths.model, spec.model_spec, spec.model_name), cfg["backend"], spec.cache,
+                    paths.out, job)
+    results, stats = generate(target, [r["id"] for r in recs], [users[r["id"]] for r in recs],
+                              {**prompt, "user_template": template}, Params.from_config(cfg["params"]),
+                              request_ids=request_ids)
     rows = []
     for r in recs:
         comp = results.get(r["id"])
@@ -39,14 +65,14 @@ def run(records_path, model_dir, out_path, stats_path, cfg: dict, prompt: dict, 
             rows.append({**r, "id": r["id"] if len(comp.texts) == 1 else f"{r['id']}#{k}", "record_id": r["id"],
                          "user": users[r["id"]], "sample_index": k, "trace": text, "trace_finish_reason": reason,
                          "teacher_request": request_ids.get(r["id"])})
-    write_jsonl(out_path, rows)
+    write_jsonl(paths.out, rows)
     stats["rows"] = len(rows)
-    write_json(stats_path, {**stats, "provenance": provenance.collect("sample", cfg, [records_path, model_dir or ""],
-                                                                      prompt=prompt,
-                                                                      texts={"prompt": prompt_texts,
-                                                                             "user_template": template_texts})})
-    finish(out_path)
-    log.info("sample: %d traces written (%s)", len(rows), out_path)
+    write_json(paths.stats, {**stats, "provenance": provenance.collect("sample", cfg, [paths.input, paths.model or ""],
+                                                                       prompt=prompt,
+                                                                       texts={"prompt": prompt_texts,
+                                                                              "user_template": template_texts})})
+    finish(paths.out)
+    log.info("sample: %d traces written (%s)", len(rows), paths.out)
 
 
 def shard_of(recs: list[dict], k: int, n: int) -> list[dict]:
