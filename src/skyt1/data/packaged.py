@@ -10,7 +10,7 @@ from pathlib import Path
 from .. import records
 from ..errors import SkyT1Error
 from ..scoring.math import gsm8k_gold, last_boxed
-from . import adapter
+from .adapters import adapter
 
 
 def package_dir(package: str, pip_name: str | None = None) -> Path:

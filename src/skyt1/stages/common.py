@@ -10,7 +10,7 @@ from ..generation import Params
 from ..generation.cache import RequestCache
 from ..generation.run import run_items
 from ..io import stable_hash, write_jsonl
-from ..models import api_identity, identity
+from ..identity import api_identity, identity
 from ..settings import engine_identity
 
 

@@ -21,7 +21,7 @@ import yaml
 from .. import provenance
 from ..errors import SkyT1Error
 from ..io import read_json, sha256_file, write_text
-from ..models import MANIFEST, identity
+from ..identity import MANIFEST, identity
 from ..train_launcher import TEMPLATE_SOURCES
 
 log = logging.getLogger(__name__)
