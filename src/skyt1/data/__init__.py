@@ -5,8 +5,30 @@ An adapter is a function (name, spec) -> list[record]; `spec` is the source's co
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..errors import SkyT1Error
-from .adapters import _DROPPED, ADAPTERS, adapter, drop, dropped  # noqa: F401  (the registry; adapters register there)
+
+ADAPTERS: dict[str, Callable[[str, dict], list[dict]]] = {}
+_DROPPED: dict[str, list[dict]] = {}
+
+
+def drop(source: str, row: str, reason: str) -> None:
+    """An adapter skips one unusable row (malformed tests, no usable answer): it is named in the source's
+    report (results/data/*/<source>.meta.json) instead of stopping the whole source."""
+    _DROPPED.setdefault(source, []).append({"row": str(row), "reason": reason})
+
+
+def dropped(source: str) -> list[dict]:
+    """The rows the last load of `source` skipped, with the reason for each."""
+    return list(_DROPPED.get(source, []))
+
+
+def adapter(name: str):
+    def deco(fn):
+        ADAPTERS[name] = fn
+        return fn
+    return deco
 
 
 def load(name: str, spec: dict) -> list[dict]:

@@ -13,7 +13,7 @@ from .. import records
 from ..errors import SkyT1Error
 from ..formatting import split_sections
 from ..scoring.math import last_boxed
-from .adapters import adapter, drop
+from . import adapter, drop
 from .common import (
     LETTERS,
     answer_letter,

@@ -10,7 +10,7 @@ from pathlib import Path
 from .. import records
 from ..errors import SkyT1Error
 from ..scoring.math import gsm8k_gold, last_boxed
-from .adapters import adapter
+from . import adapter
 
 
 def package_dir(package: str, pip_name: str | None = None) -> Path:
