@@ -25,7 +25,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
      ("skyt1.published", "skyt1.provenance", "skyt1.sandbox", "skyt1.identity")),
     ("scoring", ("skyt1.scoring",)),
     ("data", ("skyt1.data",)),
-    ("config", ("skyt1.config", "skyt1.benchmarks", "skyt1.settings")),
+    # provenance.lineage reads the records back and compares them with the current config, so it sits
+    # with config, above the provenance package's __init__ (what every job records)
+    ("config", ("skyt1.config", "skyt1.benchmarks", "skyt1.settings", "skyt1.provenance.lineage")),
     ("weights", ("skyt1.weights",)),
     ("engine and generation", ("skyt1.engine", "skyt1.engines", "skyt1.serving", "skyt1.generation")),
     ("stages", ("skyt1.stages",)),
@@ -33,10 +35,13 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cli", ("skyt1.cli",)),
 ]
 
-# Known exceptions, each with who removes it. config -> benchmarks -> data.catalog -> config belongs to
-# helper h-bench-files (benchmarks as files, issue 24), whose branch reworks those three modules: once it
-# is merged, empty both sets (test_known_exceptions_are_still_there fails as the reminder).
-ALLOWED_CYCLES: list[frozenset[str]] = [frozenset({"skyt1.config", "skyt1.benchmarks", "skyt1.data.catalog"})]
+# Known exceptions, each with who removes it. Both circles belong to helper h-bench-files (benchmarks as
+# files, issue 24), whose branch breaks them: config -> benchmarks -> data.catalog -> config (the presets'
+# source list moves out of data.catalog) and data -> data.hub/data.packaged -> data (the adapter Registry
+# moves to data/catalog.py). Once that branch is merged, empty both sets (test_known_exceptions_are_still_there
+# fails as the reminder).
+ALLOWED_CYCLES: list[frozenset[str]] = [frozenset({"skyt1.config", "skyt1.benchmarks", "skyt1.data.catalog"}),
+                                        frozenset({"skyt1.data", "skyt1.data.hub", "skyt1.data.packaged"})]
 ALLOWED_UPWARD: set[tuple[str, str]] = {("skyt1.data.catalog", "skyt1.config")}
 
 

@@ -58,6 +58,9 @@ MOVES: dict[str, str] = {
     "skyt1.recipe": "skyt1.workflow.recipe",
     "skyt1.cost": "skyt1.workflow.cost",
     "skyt1.smoke": "skyt1.workflow.smoke",
+    # every source and benchmark of every preset (`skyt1 data list`): reads the presets and benchmark
+    # declarations, so it sits above config (this module comes with the benchmarks-as-files branch)
+    "skyt1.data.presets": "skyt1.workflow.presets",
     # cli: the command modules, beside the registry that imports them
     "skyt1.data.cli": "skyt1.cli.data",
     "skyt1.scoring.cli": "skyt1.cli.score",
