@@ -268,23 +268,17 @@ def _configure(p) -> None:
     p.add_argument("--csv", action="store_true", help="print results/cost.csv's format instead of a table")
 
 
-def _register():
-    from .cli import command
+def _cost(args) -> int:
+    """The cost ledger of a run, and the training estimate, without running anything."""
+    from . import config as cfg_mod
 
-    @command("cost", _configure)
-    def _cost(args) -> int:
-        """The cost ledger of a run, and the training estimate, without running anything."""
-        from . import config as cfg_mod
+    user: dict = {}
+    for path in args.configfile:
+        user = cfg_mod.deep_merge(user, cfg_mod.load_yaml(Path(path)))
+    config = cfg_mod.resolve(user, Path(args.config_dir))
+    cfg_mod.validate(config, Path(args.config_dir) / "schema.yaml")
+    rows = ledger(config, args.workdir)
+    est = estimate(config, args.workdir) if _declared(config, "train", "gpu") else None
+    print(to_csv(rows, est) if args.csv else describe(rows, est) + describe_loads(engine_loads(config)) + "\n", end="")
+    return 0
 
-        user: dict = {}
-        for path in args.configfile:
-            user = cfg_mod.deep_merge(user, cfg_mod.load_yaml(Path(path)))
-        config = cfg_mod.resolve(user, Path(args.config_dir))
-        cfg_mod.validate(config, Path(args.config_dir) / "schema.yaml")
-        rows = ledger(config, args.workdir)
-        est = estimate(config, args.workdir) if _declared(config, "train", "gpu") else None
-        print(to_csv(rows, est) if args.csv else describe(rows, est) + describe_loads(engine_loads(config)) + "\n", end="")
-        return 0
-
-
-_register()

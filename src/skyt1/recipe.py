@@ -13,7 +13,6 @@ from pathlib import Path
 
 from . import config as skyt1_config
 from . import lock, paper, texts
-from .cli import command
 from .errors import SkyT1Error
 
 REPO = Path(__file__).resolve().parents[2]
@@ -210,7 +209,6 @@ def _recipe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-missing", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
 
 
-@command("recipe", _recipe_args)
 def _recipe(args: argparse.Namespace) -> int:
     """Print every effective value each stage will use (sources, prompts with sha256, sampling, training, eval).
     Works offline: texts whose pinned artifact is not fetched are marked MISSING with the pin and the fetch
@@ -239,7 +237,6 @@ def _artifacts_args(p: argparse.ArgumentParser) -> None:
                         "only PyPI is reachable there)")
 
 
-@command("artifacts", _artifacts_args)
 def _artifacts(args: argparse.Namespace) -> int:
     """Fetch (pinned, sha256-checked) or list the artifacts the recipe's texts are read from."""
     folder = texts.artifact_dir()

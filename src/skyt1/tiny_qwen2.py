@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from .io import atomic_dir
-from .models import MANIFEST
+from .identity import MANIFEST, weights_sha256
 
 ENDOFTEXT, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 SPECIAL_TOKENS = [ENDOFTEXT, IM_START, IM_END]
@@ -82,7 +82,6 @@ def build_tiny_qwen2(out_dir: str | Path, *, layers: int = 2, hidden: int = 64, 
     """Write a loadable model folder (config, safetensors, tokenizer files) to out_dir atomically.
     `manifest` entries go into its skyt1_model.json beside the sizes (the pipeline's model source
     names the model and what it stands in for there)."""
-    from .models import weights_sha256
 
     out_dir = Path(out_dir)
     tok = build_tokenizer(vocab_size)

@@ -6,8 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from ..cli import command
-
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 
 
@@ -19,7 +17,6 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
-@command("data", _configure)
 def _data(args: argparse.Namespace) -> int:
     """Data sources and benchmarks: `skyt1 data list` shows what each preset reads."""
     import os

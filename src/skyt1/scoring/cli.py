@@ -13,7 +13,6 @@ import json
 import sys
 from collections import OrderedDict
 
-from ..cli import command
 from ..errors import SkyT1Error
 from ..io import iter_jsonl, write_jsonl
 
@@ -52,7 +51,6 @@ def _task_evaluator(task: str) -> str | None:
     return next((n for n in names() if t.startswith(n) or t.startswith(n.replace("humaneval", "human_eval"))), None)
 
 
-@command("score", _configure)
 def _score(args: argparse.Namespace) -> int:
     """Score model responses for one task (math, multiple choice, or code in the sandbox)."""
     from . import score_batch, scorer_kind

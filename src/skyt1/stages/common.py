@@ -12,7 +12,7 @@ from ..generation import Params
 from ..generation.cache import RequestCache
 from ..generation.run import Lookup, Partial, run_items
 from ..io import stable_hash, write_jsonl
-from ..models import api_identity, identity
+from ..identity import api_identity, identity
 from ..settings import engine_identity
 
 

@@ -22,7 +22,7 @@ import yaml
 from .. import provenance
 from ..errors import SkyT1Error
 from ..io import read_json, sha256_file, write_text
-from ..models import MANIFEST, identity, weights_sha256
+from ..identity import MANIFEST, identity, weights_sha256
 from ..train_launcher import TEMPLATE_SOURCES
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,8 @@
 """The `skyt1` command: the package's logic, usable outside snakemake.
 
-Subcommands register themselves in COMMANDS via @command; each gets an argparse subparser."""
+The command registry lives here and imports the modules that implement the commands, never the reverse
+(no domain module imports skyt1.cli): COMMANDS maps each subcommand to (configure its argparse subparser,
+run it), filled from the table in `_register` the first time a parser is built."""
 
 from __future__ import annotations
 
@@ -8,17 +10,35 @@ import argparse
 import sys
 from typing import Callable
 
-from . import __version__
-from .errors import SkyT1Error
+from .. import __version__
+from ..errors import SkyT1Error
+from ..registry import Registry
 
-COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
+Configure = Callable[[argparse.ArgumentParser], None]
+Run = Callable[[argparse.Namespace], int]
+COMMANDS: Registry[tuple[Configure, Run]] = Registry("command", "see skyt1 --help")
 
 
-def command(name: str, configure: Callable[[argparse.ArgumentParser], None]):
-    def deco(fn):
-        COMMANDS[name] = (configure, fn)
-        return fn
-    return deco
+def _register() -> None:
+    """One line per subcommand: its name, the function that adds its arguments, the one that runs it.
+    The modules are imported here (on first use) so `import skyt1.cli` stays cheap."""
+    if len(COMMANDS):
+        return
+    from .. import cost, recipe
+    from ..data import cli as data_cli
+    from ..scoring import cli as scoring_cli
+    from . import lock as lock_cli
+
+    for name, configure, run in (
+        ("artifacts", recipe._artifacts_args, recipe._artifacts),
+        ("cost", cost._configure, cost._cost),
+        ("data", data_cli._configure, data_cli._data),
+        ("lock", lock_cli.configure, lock_cli.run),
+        ("provenance", _provenance_args, _provenance),
+        ("recipe", recipe._recipe_args, recipe._recipe),
+        ("score", scoring_cli._configure, scoring_cli._score),
+    ):
+        COMMANDS.add(name, (configure, run))
 
 
 def _provenance_args(p: argparse.ArgumentParser) -> None:
@@ -32,18 +52,17 @@ def _provenance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-config-check", action="store_true", help="do not compare with the current config")
 
 
-@command("provenance", _provenance_args)
 def _provenance(args: argparse.Namespace) -> int:
     """How a file was made, back to the raw data, from the lineage records the pipeline wrote."""
     import json
 
     if not args.file:
-        from .provenance import collect
+        from ..provenance import collect
         print(json.dumps(collect("cli"), indent=2))
         return 0
     from pathlib import Path
 
-    from . import lineage
+    from .. import lineage
 
     args.directory = str(Path(args.directory).resolve())  # snakemake's DAG planning changes into it
     if args.row is not None:
@@ -56,7 +75,7 @@ def _provenance(args: argparse.Namespace) -> int:
     if args.graph:
         dot = lineage.to_dot(graph)
         if args.graph.endswith(".dot"):
-            from .io import write_text
+            from ..io import write_text
             write_text(args.graph, dot)
         else:
             lineage.dot_to_svg(dot, args.graph)
@@ -71,12 +90,12 @@ def _provenance(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import cli_commands  # noqa: F401  (registers the subcommands)
-
+    _register()
     parser = argparse.ArgumentParser(prog="skyt1", description="Sky-T1 reproduction pipeline tools")
     parser.add_argument("--version", action="version", version=f"skyt1 {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (configure, fn) in sorted(COMMANDS.items()):
+    for name in COMMANDS.names():
+        configure, fn = COMMANDS.get(name)
         p = sub.add_parser(name, help=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else None)
         configure(p)
         p.set_defaults(_fn=fn)
@@ -90,7 +109,3 @@ def main(argv: list[str] | None = None) -> int:
     except SkyT1Error as e:
         print(f"skyt1 error: {e}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
