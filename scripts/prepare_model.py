@@ -1,5 +1,5 @@
-from skyt1 import models
-from skyt1.runner import run_stage
+from skyt1.weights import prepare as models
+from skyt1.workflow.runner import run_stage
 from skyt1.settings import stage_args
 
 

@@ -1,4 +1,4 @@
-from skyt1.runner import each_target_on_its_engine, optional_input, run_stage
+from skyt1.workflow.runner import each_target_on_its_engine, optional_input, run_stage
 from skyt1.stages import sample
 from skyt1.stages.common import Paths
 

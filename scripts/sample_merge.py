@@ -1,4 +1,4 @@
-from skyt1.runner import run_stage
+from skyt1.workflow.runner import run_stage
 from skyt1.stages import sample
 
 

@@ -7,7 +7,7 @@ import pytest
 from skyt1 import config as skyt1_config
 from skyt1 import benchmarks
 from skyt1.benchmarks import declare, declare_all, expand
-from skyt1.errors import SkyT1Error
+from skyt1.core.errors import SkyT1Error
 from skyt1.scoring import metrics, score_item
 from skyt1.stages.evaluate import check_failure_shares, failure_counts
 
@@ -62,7 +62,7 @@ def test_no_scorer_fallback():
 
 
 def test_user_template_and_generation_per_family():
-    from skyt1 import texts
+    from skyt1.published import texts
     from skyt1.stages.evaluate import settings
 
     spec = {"adapter": "jsonl", "scorer": "math", "user_template": "Q: {question}",

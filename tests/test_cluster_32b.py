@@ -170,7 +170,7 @@ def test_smoke_run_reads_fixtures_on_compute_nodes_and_calls_the_api_from_the_lo
 
 
 def test_reads_hub():
-    from skyt1.cluster import reads_hub
+    from skyt1.workflow.cluster import reads_hub
 
     assert reads_hub({"adapter": "gsm8k", "options": {"repo": "openai/gsm8k"}})
     assert reads_hub({"adapter": "gsm8k", "options": {"data_files": "hf://datasets/openai/gsm8k/x.parquet"}})
@@ -291,7 +291,7 @@ TRAIN_PYTHON = REPO / ".venv-train" / "bin" / "python"
 def test_build_ops_without_a_compiler_is_one_line(tmp_path):
     env = {**os.environ, "CXX": str(tmp_path / "no-such-c++"), "TORCH_EXTENSIONS_DIR": str(tmp_path / "ext"),
            "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.run([str(TRAIN_PYTHON), "-m", "skyt1.train_launcher", "--build-ops"], capture_output=True,
+    proc = subprocess.run([str(TRAIN_PYTHON), "-m", "skyt1.stages.train_launcher", "--build-ops"], capture_output=True,
                           text=True, env=env, timeout=600)
     assert proc.returncode == 1
     lines = [l for l in proc.stderr.splitlines() if l.startswith("skyt1 error")]
@@ -299,7 +299,7 @@ def test_build_ops_without_a_compiler_is_one_line(tmp_path):
     assert "cpu_adam" in lines[0] and "no C++ compiler" in lines[0] and "fix:" in lines[0], lines[0]
     assert not (tmp_path / "ext").exists()  # nothing half-built
     # and through the train stage: the same line, as the stage's error
-    from skyt1.errors import SkyT1Error
+    from skyt1.core.errors import SkyT1Error
     from skyt1.stages import train
 
     with pytest.raises(SkyT1Error) as err:
@@ -308,7 +308,7 @@ def test_build_ops_without_a_compiler_is_one_line(tmp_path):
 
 
 def test_extensions_dir_is_per_cpu_model(monkeypatch):
-    from skyt1 import train_launcher
+    from skyt1.stages import train_launcher
 
     monkeypatch.delenv("TORCH_EXTENSIONS_DIR", raising=False)
     first = train_launcher.extensions_dir()
@@ -354,7 +354,7 @@ def test_gpu_acceptance_config_is_valid_and_runs_every_rule(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "config valid; the DAG runs 12 rules" in proc.stdout
-    from skyt1.recipe import load_config
+    from skyt1.workflow.recipe import load_config
 
     cfg = load_config([str(REPO / "config" / f) for f in ("sky-t1-32b.yaml", "smoke-32b.yaml", "gpu-acceptance.yaml")])
     for name in ("qwq-32b-preview", "qwen2.5-32b-instruct", "sky-t1-32b-preview"):

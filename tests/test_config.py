@@ -1,7 +1,7 @@
 import pytest
 
 from skyt1 import config
-from skyt1.errors import SkyT1Error
+from skyt1.core.errors import SkyT1Error
 
 SCHEMA = "config/schema.yaml"
 
@@ -64,7 +64,7 @@ def test_bad_config_one_line_naming_the_key(repo, user, key):
 def test_32b_eval_models_get_verdicts_against_their_paper_column(repo):
     """Every 32B eval model names the paper's column it is judged against, and every benchmark of the
     preset has a reported number there, so each of its cells gets a verdict."""
-    from skyt1.paper import reported
+    from skyt1.published.paper import reported
 
     cfg = resolved(repo, {"preset": "sky-t1-32b"})
     assert {m: e.get("paper_model") for m, e in cfg["eval"]["models"].items()} == {

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from skyt1.errors import SkyT1Error
+from skyt1.core.errors import SkyT1Error
 from skyt1.sandbox import Limits, RunResult, Sandbox
 from skyt1.scoring import code, evaluators
 
@@ -332,7 +332,7 @@ def test_the_profile_is_in_the_reject_and_evaluate_params(monkeypatch):
     """The profile's content (not just its name) is part of what the stage's params hold, so editing a profile
     reruns the reject and evaluate jobs it changes, and only those."""
     from skyt1 import settings
-    from skyt1.recipe import load_config
+    from skyt1.workflow.recipe import load_config
 
     cfg = load_config([str(Path(__file__).parents[1] / "config" / "sky-t1-32b.yaml")])
     label = next(iter(cfg["eval"]["models"]))

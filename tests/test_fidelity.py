@@ -3,7 +3,8 @@ model trains on, set as docs/fidelity.md says."""
 import json
 from pathlib import Path
 
-from skyt1 import config, data, records
+from skyt1 import config, data
+from skyt1.core import records
 from skyt1.stages import mix
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,10 +8,10 @@ import urllib.request
 import pytest
 from faultproxy import FAULTS, FaultProxy
 
-from skyt1.errors import SkyT1Error
+from skyt1.core.errors import SkyT1Error
 from skyt1.generation import Params
 from skyt1.generation.openai_backend import OpenAIBackend
-from skyt1.io import read_jsonl, write_jsonl
+from skyt1.core.io import read_jsonl, write_jsonl
 from skyt1.engine.server import local_server
 from skyt1.stages import rewrite
 from skyt1.stages.common import Paths

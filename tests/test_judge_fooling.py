@@ -314,7 +314,7 @@ def hostile_verdicts(sandbox):
 
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_hostile_value_is_a_failed_item_with_its_reason(name, hostile_verdicts, tmp_path):
-    from skyt1.io import read_jsonl, write_jsonl
+    from skyt1.core.io import read_jsonl, write_jsonl
     v = hostile_verdicts[name]
     assert not v["correct"], (name, v)
     assert v["reason"].startswith(HOSTILE[name][3]), (name, v["reason"])
@@ -335,7 +335,7 @@ def test_honest_answers_to_the_hostile_problems_pass(sandbox):
 
 
 def test_reasons_and_rows_with_lone_surrogates_or_huge_ints_are_written(tmp_path):
-    from skyt1.io import read_jsonl, write_jsonl
+    from skyt1.core.io import read_jsonl, write_jsonl
     from skyt1.scoring import code as code_mod
     assert code_mod.show(10 ** 5000).startswith("<int that cannot be printed")
     assert code_mod.clean_text("a\udc80b") == "a\\udc80b"
@@ -346,8 +346,8 @@ def test_reasons_and_rows_with_lone_surrogates_or_huge_ints_are_written(tmp_path
 
 def test_a_judge_error_fails_the_item_and_the_stage_goes_on(sandbox, tmp_path, monkeypatch):
     """Reject sampling over rows whose judging raises: every row gets a verdict, the stats count them."""
-    from skyt1.formatting import assemble
-    from skyt1.io import read_json, read_jsonl, write_jsonl
+    from skyt1.core.formatting import assemble
+    from skyt1.core.io import read_json, read_jsonl, write_jsonl
     from skyt1.scoring import code as code_mod
     from skyt1.stages import reject
 
@@ -523,7 +523,7 @@ def test_call_results_cross_the_real_sandbox_as_exact_plain_data(sandbox):
 def test_score_batch_guards_each_item(sandbox, monkeypatch):
     """An exception judging one item is that item failed (judge_error), the others are scored; a SkyT1Error
     (a malformed record, a sandbox that cannot start) still stops the batch with its one line."""
-    from skyt1.errors import SkyT1Error
+    from skyt1.core.errors import SkyT1Error
     from skyt1.scoring import code as code_mod
     from skyt1.scoring import score_batch
     real = code_mod.run_tests

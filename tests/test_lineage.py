@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from skyt1 import lineage, provenance
-from skyt1.errors import SkyT1Error
-from skyt1.io import sha256_file, write_json
+from skyt1.provenance import lineage
+from skyt1 import provenance
+from skyt1.core.errors import SkyT1Error
+from skyt1.core.io import sha256_file, write_json
 
 # Starts engines, trains, runs Snakemake or many sandboxes: outside the fast gate (make test-fast).
 pytestmark = pytest.mark.slow
@@ -159,7 +160,8 @@ def test_a_job_collects_its_provenance_once(tmp_path, monkeypatch):
     import json
     from types import SimpleNamespace
 
-    from skyt1 import io, runner
+    from skyt1.core import io
+    from skyt1.workflow import runner
 
     inputs = [tmp_path / "in1.txt", tmp_path / "in2.txt"]
     for i, p in enumerate(inputs):

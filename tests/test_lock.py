@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from skyt1 import config, data, lock
+from skyt1 import config, data
+from skyt1.workflow import lock
 from skyt1.cli import main
-from skyt1.errors import SkyT1Error
+from skyt1.core.errors import SkyT1Error
 from skyt1.stages import data as data_stage
 
 REPO = Path(__file__).resolve().parents[1]

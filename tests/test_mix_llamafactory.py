@@ -6,8 +6,8 @@ import os
 import pytest
 from conftest import has_llamafactory, run_in_train_env
 
-from skyt1.formatting import assemble
-from skyt1.io import write_jsonl
+from skyt1.core.formatting import assemble
+from skyt1.core.io import write_jsonl
 from skyt1.stages import mix
 
 # Starts engines, trains, runs Snakemake or many sandboxes: outside the fast gate (make test-fast).

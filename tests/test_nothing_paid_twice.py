@@ -19,18 +19,12 @@ import pytest
 from conftest import OVERRIDE, REPO, TINY, snakemake
 
 from skyt1 import config as skyt1_config
-from skyt1 import cost, settings
+from skyt1.workflow import cost
+from skyt1 import settings
 from skyt1.engine import owned as engines
 from skyt1.generation.run import _load_partial, partial_path
-from skyt1.io import read_jsonl, write_jsonl
-from skyt1.models import (
-    MANIFEST,
-    api_identity,
-    identity,
-    materialize,
-    resolve_hub_commit,
-    weights_sha256,
-)
+from skyt1.core.io import read_jsonl, write_jsonl
+from skyt1.weights.prepare import MANIFEST, api_identity, identity, materialize, resolve_hub_commit, weights_sha256
 from skyt1.engine.server import local_server
 from skyt1.stages import rewrite, sample
 from skyt1.stages.common import Job, Paths
@@ -104,7 +98,7 @@ def test_price_is_operational_for_generation_but_counts_in_the_ledger():
 def test_code_hash_follows_the_stage_and_what_it_imports(tmp_path, monkeypatch):
     mods = settings.code_modules("skyt1.stages.sample")
     assert {"skyt1.stages.sample", "skyt1.stages.common", "skyt1.generation.run", "skyt1.engine.owned",
-            "skyt1.generation.openai_backend", "skyt1.io"} <= set(mods)  # lazy imports in functions count
+            "skyt1.generation.openai_backend", "skyt1.core.io"} <= set(mods)  # lazy imports in functions count
     assert "skyt1.engine.runner" not in mods  # the engine's decoder runs behind HTTP, not in the stage
     assert "skyt1.stages.train" not in mods and "skyt1.stages.mix" not in mods
     pkg = tmp_path / "skyt1"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import OVERRIDE, REPO, snakemake
 
-from skyt1 import records
-from skyt1.formatting import split_sections
+from skyt1.core import records
+from skyt1.core.formatting import split_sections
 
 pytestmark = pytest.mark.pipeline
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -405,7 +405,7 @@ def marks(graph):
 
 
 def test_lineage_of_one_table_cell_reaches_the_raw_data(run, tmp_path):
-    from skyt1.io import sha256_file
+    from skyt1.core.io import sha256_file
 
     proc = provenance_cli(run, "results/table_main.csv", "--cell", "gsm8k,sky-t1", "--json", "--configfile", OVERRIDE)
     g = json.loads(proc.stdout)

@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from skyt1 import data, records, texts
-from skyt1.errors import SkyT1Error
-from skyt1.recipe import effective, load_config
+from skyt1 import data
+from skyt1.core import records
+from skyt1.published import texts
+from skyt1.core.errors import SkyT1Error
+from skyt1.workflow.recipe import effective, load_config
 from skyt1.stages import mix
 
 REPO = Path(__file__).resolve().parents[1]
@@ -458,12 +460,12 @@ def test_optional_github_fetch_gets_the_file_where_reachable_and_names_it_where_
     import urllib.request
 
     from skyt1 import cli  # noqa: F401  (registers the commands)
-    from skyt1.recipe import _artifacts
+    from skyt1.workflow.recipe import _artifacts
 
     body = (FXA / "util_prompts.py").read_bytes()
     art = texts.Artifact(name="fx-github", kind="github_file", repo="o/r", commit="c" * 40, version="c" * 12,
                          path="util/prompts.py", filename="fx-prompts.py", sha256=texts.sha256_text(body.decode()))
-    from skyt1.registry import Registry
+    from skyt1.core.registry import Registry
 
     reg = Registry("artifact")  # the registered artifacts plus this one, for this test only
     for n in texts.ARTIFACTS:

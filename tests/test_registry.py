@@ -1,7 +1,7 @@
 import pytest
 
-from skyt1.errors import SkyT1Error
-from skyt1.registry import Registry
+from skyt1.core.errors import SkyT1Error
+from skyt1.core.registry import Registry
 
 
 def test_registry_registers_gets_and_refuses_with_one_line():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import skyt1.sandbox as sb
-from skyt1.errors import SkyT1Error
+from skyt1.core.errors import SkyT1Error
 from skyt1.sandbox import Limits, Sandbox, run_program
 from skyt1.scoring import code
 

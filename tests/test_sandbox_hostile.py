@@ -45,7 +45,7 @@ def unprivileged_mode():
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{REPO / 'src'}:{REPO / 'tests'}", "LANG": "C.UTF-8"}
     argv = [python, str(REPO / "tests" / "sandbox_hostile_driver.py")]
     if os.geteuid() == 0:
-        for f in (REPO / "src/skyt1/sandbox/__init__.py", REPO / "src/skyt1/errors.py",
+        for f in (REPO / "src/skyt1/sandbox/__init__.py", REPO / "src/skyt1/core/errors.py",
                   REPO / "tests/sandbox_hostile_driver.py"):
             assert _readable_by_nobody(f), f"{f} is not readable by nobody: chmod o+rX on the checkout"
         argv = [shutil.which("setpriv"), f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv]
@@ -211,7 +211,7 @@ def test_a_returned_int_is_decoded_up_to_the_digit_limit_and_never_raises():
 
 
 def test_limits_reject_nonsense():
-    from skyt1.errors import SkyT1Error
+    from skyt1.core.errors import SkyT1Error
     with pytest.raises(SkyT1Error):
         Limits(wall_s=0)
     with pytest.raises(SkyT1Error):

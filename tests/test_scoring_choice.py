@@ -1,6 +1,6 @@
 import pytest
 
-from skyt1.formatting import assemble
+from skyt1.core.formatting import assemble
 from skyt1.scoring import choice, score_item
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import mbpp_docs
 
-from skyt1.formatting import assemble
+from skyt1.core.formatting import assemble
 from skyt1.sandbox import Limits, Sandbox
 from skyt1.scoring import code, score_batch, score_item, scorer_kind
 
@@ -154,7 +154,7 @@ def test_mbpp_reference_solutions_pass(sandbox):
 
 
 def test_reject_and_evaluate_stages_score_code_rows_in_the_sandbox(tmp_path):
-    from skyt1.io import read_jsonl, write_jsonl
+    from skyt1.core.io import read_jsonl, write_jsonl
     from skyt1.scoring import score_item
     from skyt1.stages import reject
     tests = {"inputs": ["2\n", "7\n"], "outputs": ["4", "14"]}

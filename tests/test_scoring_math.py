@@ -1,6 +1,6 @@
 import pytest
 
-from skyt1.formatting import assemble, split_sections
+from skyt1.core.formatting import assemble, split_sections
 from skyt1.scoring.math import extract_answer, gsm8k_gold, is_equivalent, last_boxed, score
 
 

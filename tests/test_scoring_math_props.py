@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skyt1.formatting import assemble
+from skyt1.core.formatting import assemble
 from skyt1.scoring.math import extract_answer, is_equivalent, last_boxed, score
 
 SETTINGS = settings(max_examples=40, deadline=None)

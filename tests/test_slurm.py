@@ -159,8 +159,8 @@ def check_run(work, proc, cfg, engine_loads):
         assert rec["JobState"] == "COMPLETED" and rec["WorkDir"] == str(work), rec
     logs = rule_logs(work)
     assert set(logs) == set(stats) - {"total"}
-    # rules that reach the hub or an API run on the login node (localrules, skyt1.cluster): no Slurm job
-    from skyt1 import cluster as skyt1_cluster
+    # rules that reach the hub or an API run on the login node (localrules, skyt1.workflow.cluster): no Slurm job
+    from skyt1.workflow import cluster as skyt1_cluster
 
     local = set(skyt1_cluster.local_rules(cfg)) & set(logs)
     assert all(job == "none" for rule in local for job, _, _ in logs[rule]), {r: logs[r] for r in local}

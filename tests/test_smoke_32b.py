@@ -23,11 +23,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from skyt1 import paper, smoke, texts
+from skyt1.published import paper, texts
+from skyt1.workflow import smoke
 from skyt1.generation import Params
 from skyt1.generation.cache import request_key
-from skyt1.models import MANIFEST, api_identity, identity
-from skyt1.recipe import load_config
+from skyt1.weights.prepare import MANIFEST, api_identity, identity
+from skyt1.workflow.recipe import load_config
 from skyt1.settings import engine_identity
 
 from conftest import REPO

@@ -3,11 +3,11 @@ import json
 
 import pytest
 
-from skyt1.errors import SkyT1Error
-from skyt1.formatting import assemble
+from skyt1.core.errors import SkyT1Error
+from skyt1.core.formatting import assemble
 from skyt1.generation import Completion, Params
 from skyt1.generation.run import Partial, partial_path, run_items
-from skyt1.io import atomic_path, read_jsonl, write_jsonl
+from skyt1.core.io import atomic_path, read_jsonl, write_jsonl
 from skyt1.stages import mix, reject, table
 
 
@@ -174,7 +174,7 @@ def test_a_rule_script_rebuilds_the_stage_spec_from_params_and_operational_setti
 
 
 def test_model_identity_reads_the_manifests_weights_hash_and_hashes_an_older_folder_once(tmp_path, monkeypatch):
-    from skyt1 import models
+    from skyt1.weights import prepare as models
 
     hashed = []
     real = models.sha256_file

@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from skyt1.errors import SkyT1Error
-from skyt1.io import write_json, write_jsonl
+from skyt1.core.errors import SkyT1Error
+from skyt1.core.io import write_json, write_jsonl
 from skyt1.scoring import metrics
 from skyt1.stages import table
 
@@ -152,7 +152,7 @@ def test_plot_has_a_gain_panel_and_is_reproducible(tmp_path):
 # ---------------------------------------------------------------- the presets
 
 def test_presets_declare_gains_and_only_real_models_get_verdicts():
-    from skyt1.recipe import REPO, load_config
+    from skyt1.workflow.recipe import REPO, load_config
 
     tiny = load_config([])
     assert tiny["table"]["gains"] == [{"student": "sky-t1", "base": "base"}]
@@ -165,7 +165,7 @@ def test_presets_declare_gains_and_only_real_models_get_verdicts():
 def test_bad_gain_label_in_config_is_one_line(tmp_path):
     import yaml
 
-    from skyt1.recipe import load_config
+    from skyt1.workflow.recipe import load_config
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"preset": "tiny", "table": {"gains": [{"student": "sky", "base": "base"}]}}))
@@ -174,7 +174,7 @@ def test_bad_gain_label_in_config_is_one_line(tmp_path):
 
 
 def test_recipe_shows_the_tables_settings(tmp_path, monkeypatch):
-    from skyt1.recipe import REPO, effective, load_config
+    from skyt1.workflow.recipe import REPO, effective, load_config
 
     monkeypatch.setenv("SKYT1_ARTIFACT_DIR", str(tmp_path))  # offline: texts are MISSING, values are there
     eff = effective(load_config([str(REPO / "config" / "sky-t1-32b.yaml")]), allow_missing=True)

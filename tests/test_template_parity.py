@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO, has_llamafactory, run_in_train_env
 
-from skyt1 import prompts, texts
-from skyt1.errors import SkyT1Error
-from skyt1.tiny_qwen2 import CHAT_TEMPLATE, ENDOFTEXT, IM_END, IM_START, build_tokenizer
+from skyt1.generation import prompts
+from skyt1.published import texts
+from skyt1.core.errors import SkyT1Error
+from skyt1.weights.tiny_qwen2 import CHAT_TEMPLATE, ENDOFTEXT, IM_END, IM_START, build_tokenizer
 
 FIX = Path(__file__).parent / "fixtures" / "chat_templates"
 QWEN25 = (FIX / "qwen2.5-instruct.jinja").read_text()
@@ -104,7 +105,7 @@ def test_student_prompt_at_evaluation_equals_the_trained_prompt():
     from llamafactory.data import get_template_and_fix_tokenizer
     from llamafactory.hparams import DataArguments
 
-    from skyt1 import train_launcher
+    from skyt1.stages import train_launcher
 
     train_launcher.register_templates()
     sky_system = _wheel_text("skythought")  # the mix's system prompt and the eval_sky prompt (32B preset)

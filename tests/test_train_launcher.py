@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from skyt1 import config
-from skyt1.models import weights_sha256
+from skyt1.weights.prepare import weights_sha256
 from skyt1.stages import mix, train
-from skyt1.tiny_qwen2 import ENDOFTEXT, IM_END, IM_START, build_tiny_qwen2
+from skyt1.weights.tiny_qwen2 import ENDOFTEXT, IM_END, IM_START, build_tiny_qwen2
 
 from conftest import REPO, has_llamafactory, run_in_train_env
 
@@ -78,7 +78,7 @@ def test_qwen25_template_reproduces_the_fork(student):
     from llamafactory.hparams import DataArguments
     from transformers import AutoTokenizer
 
-    from skyt1 import train_launcher
+    from skyt1.stages import train_launcher
 
     train_launcher.register_templates()
     train_launcher.register_templates()  # idempotent
@@ -262,11 +262,11 @@ def test_32b_train_values_are_skythoughts(cfg32, tmp_path):
 
 def test_launch_command_one_rank_per_gpu():
     assert train._ranks(0) == 1 and train._ranks(None) == 1 and train._ranks(8) == 8
-    assert train.launch_command("a.yaml", 1, deepspeed=False) == [train.launcher_python(), "-m", "skyt1.train_launcher", "a.yaml"]
+    assert train.launch_command("a.yaml", 1, deepspeed=False) == [train.launcher_python(), "-m", "skyt1.stages.train_launcher", "a.yaml"]
     cmd = train.launch_command("a.yaml", 8, deepspeed=True)
     assert cmd[:3] == [train.launcher_python(), "-m", "torch.distributed.run"]
     assert cmd[cmd.index("--nproc_per_node") + 1] == "8"
-    assert cmd[-3:] == ["-m", "skyt1.train_launcher", "a.yaml"]
+    assert cmd[-3:] == ["-m", "skyt1.stages.train_launcher", "a.yaml"]
     # DeepSpeed needs a process group even for one rank; several ranks need torchrun without it too
     assert "torch.distributed.run" in train.launch_command("a.yaml", 1, deepspeed=True)
     assert "torch.distributed.run" in train.launch_command("a.yaml", 2, deepspeed=False)
@@ -297,7 +297,7 @@ def test_deepspeed_closes_windows_where_the_trainer_does():
     from accelerate.state import GradientState
     from accelerate.utils.deepspeed import DeepSpeedEngineWrapper
 
-    from skyt1 import train_launcher
+    from skyt1.stages import train_launcher
 
     train_launcher.deepspeed_follows_the_trainers_boundaries()
     train_launcher.deepspeed_follows_the_trainers_boundaries()  # idempotent

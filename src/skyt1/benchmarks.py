@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import SkyT1Error
+from .core.errors import SkyT1Error
 from .scoring import SCORERS
 from .scoring.metrics import parse_metric
 

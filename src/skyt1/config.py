@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 from .benchmarks import declare_all, expand
-from .errors import SkyT1Error
+from .core.errors import SkyT1Error
 
 DEFAULT_PRESET = "tiny"
 
@@ -160,7 +160,7 @@ def _check_references(config: dict) -> None:
             if pair[side] not in config["eval"]["models"]:
                 raise SkyT1Error(f"config key 'table.gains.{i}.{side}': {pair[side]!r} is not a model of eval.models",
                                  f"use one of {sorted(config['eval']['models'])}")
-    from .texts import ARTIFACTS  # text references must name a registered artifact (src/skyt1/texts.py)
+    from .published.texts import ARTIFACTS  # text references must name a registered artifact (src/skyt1/published/texts.py)
 
     def refs(node, where):
         if isinstance(node, dict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .io import sha256_file, stable_hash
+from .core.io import sha256_file, stable_hash
 
 MANIFEST = "skyt1_model.json"
 

@@ -44,12 +44,12 @@ OPERATIONAL = (
 
 # The skyt1 module each rule's script runs (the script itself is tracked by Snakemake's code trigger).
 RULE_MODULES = {
-    "prepare_model": "skyt1.models", "data_train": "skyt1.stages.data", "data_bench": "skyt1.stages.data",
+    "prepare_model": "skyt1.weights.prepare", "data_train": "skyt1.stages.data", "data_bench": "skyt1.stages.data",
     "decontaminate": "skyt1.stages.decontaminate", "sample": "skyt1.stages.sample",
     "rewrite": "skyt1.stages.rewrite", "reject": "skyt1.stages.reject", "mix": "skyt1.stages.mix",
     "train": "skyt1.stages.train", "evaluate": "skyt1.stages.evaluate", "table_main": "skyt1.stages.table",
     "plot_benchmark": "skyt1.stages.table", "sample_merge": "skyt1.stages.sample",
-    "cost": "skyt1.cost",
+    "cost": "skyt1.workflow.cost",
 }
 
 
@@ -61,11 +61,11 @@ ENGINE_RESOURCES = {"sample": "sample", "rewrite": "rewrite", "eval": "evaluate"
 
 # The stage module whose `spec(config, **wildcards)` builds each rule's arguments (a frozen dataclass).
 RULE_SPECS = {
-    "prepare_model": "skyt1.models", "data_train": "skyt1.stages.data", "data_bench": "skyt1.stages.data",
+    "prepare_model": "skyt1.weights.prepare", "data_train": "skyt1.stages.data", "data_bench": "skyt1.stages.data",
     "decontaminate": "skyt1.stages.decontaminate", "sample": "skyt1.stages.sample", "rewrite": "skyt1.stages.rewrite",
     "reject": "skyt1.stages.reject", "mix": "skyt1.stages.mix", "train": "skyt1.stages.train",
     "evaluate": "skyt1.stages.evaluate", "table_main": "skyt1.stages.table", "plot_benchmark": "skyt1.stages.table",
-    "cost": "skyt1.cost",
+    "cost": "skyt1.workflow.cost",
 }
 
 

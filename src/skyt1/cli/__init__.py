@@ -11,8 +11,8 @@ import sys
 from typing import Callable
 
 from .. import __version__
-from ..errors import SkyT1Error
-from ..registry import Registry
+from ..core.errors import SkyT1Error
+from ..core.registry import Registry
 
 Configure = Callable[[argparse.ArgumentParser], None]
 Run = Callable[[argparse.Namespace], int]
@@ -24,9 +24,9 @@ def _register() -> None:
     The modules are imported here (on first use) so `import skyt1.cli` stays cheap."""
     if len(COMMANDS):
         return
-    from .. import cost, recipe
-    from ..data import cli as data_cli
-    from ..scoring import cli as scoring_cli
+    from ..workflow import cost, recipe
+    from . import data as data_cli
+    from . import score as scoring_cli
     from . import lock as lock_cli
 
     for name, configure, run in (
@@ -62,7 +62,7 @@ def _provenance(args: argparse.Namespace) -> int:
         return 0
     from pathlib import Path
 
-    from .. import lineage
+    from ..provenance import lineage
 
     args.directory = str(Path(args.directory).resolve())  # snakemake's DAG planning changes into it
     if args.row is not None:
@@ -75,7 +75,7 @@ def _provenance(args: argparse.Namespace) -> int:
     if args.graph:
         dot = lineage.to_dot(graph)
         if args.graph.endswith(".dot"):
-            from ..io import write_text
+            from ..core.io import write_text
             write_text(args.graph, dot)
         else:
             lineage.dot_to_svg(dot, args.graph)

@@ -1,11 +1,11 @@
-"""`skyt1 lock`: pin every hub input of a preset (the pins themselves: skyt1.lock)."""
+"""`skyt1 lock`: pin every hub input of a preset (the pins themselves: skyt1.workflow.lock)."""
 
 from __future__ import annotations
 
 import argparse
 
-from ..lock import apply, hub_inputs, lock_path, write
-from ..recipe import REPO, load_config
+from ..workflow.lock import apply, hub_inputs, lock_path, write
+from ..workflow.recipe import REPO, load_config
 
 
 def configure(p: argparse.ArgumentParser) -> None:

@@ -1,11 +1,11 @@
-"""Data adapters: each turns one raw source into records of the one schema (skyt1.records).
+"""Data adapters: each turns one raw source into records of the one schema (skyt1.core.records).
 
 An adapter is a function (name, spec) -> list[record]; `spec` is the source's config entry
 (adapter, domain, limit, options). Register new ones with @adapter("name") (the registry: data/catalog.py)."""
 
 from __future__ import annotations
 
-from ..errors import SkyT1Error
+from ..core.errors import SkyT1Error
 from .catalog import _DROPPED, ADAPTERS, adapter, drop, dropped  # noqa: F401  (the package's interface)
 
 

@@ -1,12 +1,12 @@
 """What each source and benchmark reads: the data adapters by name (ADAPTERS, filled by @adapter in hub.py and
 packaged.py), hub id or package, split, licence. Imports nothing of the package but the errors and the registry:
-skyt1.benchmarks describes a declaration with it (the presets' list is skyt1.data.presets)."""
+skyt1.benchmarks describes a declaration with it (the presets' list is skyt1.workflow.presets)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..registry import Registry
+from ..core.registry import Registry
 
 # An adapter is a function (name, spec) -> list[record]; register one with @adapter("name").
 ADAPTERS: Registry[Callable[[str, dict], list[dict]]] = Registry("data adapter", "src/skyt1/data/hub.py, packaged.py")

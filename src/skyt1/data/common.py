@@ -7,7 +7,7 @@ import json
 import random
 from pathlib import Path
 
-from ..errors import SkyT1Error
+from ..core.errors import SkyT1Error
 from ..provenance import note_source
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

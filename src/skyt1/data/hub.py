@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import re
 
-from .. import records
-from ..errors import SkyT1Error
-from ..formatting import split_sections
+from ..core import records
+from ..core.errors import SkyT1Error
+from ..core.formatting import split_sections
 from ..scoring.math import last_boxed
 from .catalog import adapter, drop
 from .common import (

@@ -16,7 +16,7 @@ import pickle
 import pickletools
 import zlib
 
-from ..errors import SkyT1Error
+from ..core.errors import SkyT1Error
 
 MAX_DECODED_BYTES = 1 << 30  # a zlib bomb stops here
 

@@ -7,8 +7,8 @@ import importlib.util
 import json
 from pathlib import Path
 
-from .. import records
-from ..errors import SkyT1Error
+from ..core import records
+from ..core.errors import SkyT1Error
 from ..scoring.math import gsm8k_gold, last_boxed
 from .catalog import adapter
 
@@ -144,7 +144,7 @@ def reasoning_gym_program(name: str, spec: dict) -> list[dict]:
 @adapter("jsonl")
 def jsonl_adapter(name: str, spec: dict) -> list[dict]:
     """Local JSONL already in the record schema (or with question/answer keys)."""
-    from ..io import read_jsonl
+    from ..core.io import read_jsonl
 
     path = (spec.get("options") or {}).get("path")
     if not path:

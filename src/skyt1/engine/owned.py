@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..errors import SkyT1Error
+from ..core.errors import SkyT1Error
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from collections import deque
 
 from tqdm import tqdm
 
-from ..errors import SkyT1Error
+from ..core.errors import SkyT1Error
 from ..generation import Completion, OnDone, Params
 from .cache import growing_cache_class
 from .kernels import prepack_linears, register_attention

@@ -32,7 +32,7 @@ def stand_in_of(model_dir) -> str | None:
     """What a model folder stands in for, as its manifest declares it (tiny_qwen2 stand-ins), else None."""
     import json
 
-    from ..models import MANIFEST
+    from ..weights.prepare import MANIFEST
 
     path = Path(model_dir) / MANIFEST
     if not path.exists():

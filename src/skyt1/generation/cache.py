@@ -31,7 +31,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
-from ..io import stable_hash
+from ..core.io import stable_hash
 from . import Completion, Params
 
 log = logging.getLogger(__name__)

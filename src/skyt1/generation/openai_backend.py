@@ -28,7 +28,7 @@ import time
 
 from tqdm import tqdm
 
-from ..errors import SkyT1Error
+from ..core.errors import SkyT1Error
 from . import Completion, OnDone, Params
 
 log = logging.getLogger(__name__)

@@ -46,7 +46,7 @@ import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..errors import SkyT1Error
+from ..core.errors import SkyT1Error
 from . import plain
 
 SANDBOX_PYTHON = "/usr/bin/python3"

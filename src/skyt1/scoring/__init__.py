@@ -11,8 +11,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable
 
-from ..errors import SkyT1Error
-from ..registry import Registry
+from ..core.errors import SkyT1Error
+from ..core.registry import Registry
 
 # name -> fn(item, text, sandbox, evaluator) -> verdict
 SCORERS: Registry[Callable[..., dict]] = Registry("scorer", "declare one of them as the entry's `scorer`")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ..formatting import split_sections
+from ..core.formatting import split_sections
 from .math import last_boxed
 
 LETTERS = "ABCDEFGHIJ"  # MMLU-Pro has up to 10 options

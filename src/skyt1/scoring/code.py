@@ -23,8 +23,8 @@ import re
 from decimal import Decimal
 from functools import lru_cache
 
-from ..errors import SkyT1Error
-from ..formatting import split_sections
+from ..core.errors import SkyT1Error
+from ..core.formatting import split_sections
 from ..sandbox import Limits, RunResult, Sandbox, judge_asserts, plain
 from .evaluators import Profile, from_value
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import SkyT1Error
+from ..core.errors import SkyT1Error
 
 PROFILE_DIR = Path(__file__).resolve().parents[3] / "config" / "evaluators"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 
-from ..formatting import split_sections
+from ..core.formatting import split_sections
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 

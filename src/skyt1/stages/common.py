@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import prompts
+from ..generation import prompts
 from ..engine import owned as engines
-from ..errors import SkyT1Error
+from ..core.errors import SkyT1Error
 from ..generation import Params
 from ..generation.cache import RequestCache
 from ..generation.run import Lookup, Partial, run_items
-from ..io import stable_hash, write_jsonl
+from ..core.io import stable_hash, write_jsonl
 from ..identity import api_identity, identity
 from ..settings import engine_identity
 
@@ -162,7 +162,7 @@ class JobEngine:
     def write(self, path, targets) -> None:
         import socket
 
-        from ..io import write_json
+        from ..core.io import write_json
         record = (self.owned.manifest() if self.owned is not None else
                   {"kind": self.backend_cfg["name"], "model_name": self.model_name, "loads": 0, "load_seconds": 0.0})
         write_json(path, {"stage": self.stage, **record, "host": socket.gethostname(), "targets": list(targets)})

@@ -7,8 +7,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from .. import data, provenance, records
-from ..io import write_json, write_jsonl
+from .. import data, provenance
+from ..core import records
+from ..core.io import write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import provenance, records
-from ..decontam import DEFAULTS, decontaminate, enabled
-from ..errors import SkyT1Error
-from ..io import iter_jsonl, write_json, write_jsonl
+from .. import provenance
+from ..core import records
+from ..data.decontam import DEFAULTS, decontaminate, enabled
+from ..core.errors import SkyT1Error
+from ..core.io import iter_jsonl, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def _numbered(path):
 @dataclass(frozen=True)
 class Spec:
     """The `decontam:` setting as the config gives it: `off`/false, or its settings (unset ones take
-    skyt1.decontam.DEFAULTS: the schema cannot fill them under its `off`-or-settings choice)."""
+    skyt1.data.decontam.DEFAULTS: the schema cannot fill them under its `off`-or-settings choice)."""
     cfg: dict | bool | str | None
 
 

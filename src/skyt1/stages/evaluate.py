@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from .. import provenance, texts
+from .. import provenance
+from ..published import texts
 from ..benchmarks import FAILURE_KINDS, declare
-from ..errors import SkyT1Error
+from ..core.errors import SkyT1Error
 from ..generation import Params
 from ..generation.run import finish
-from ..io import read_jsonl, write_json, write_jsonl
-from ..paper import reported
+from ..core.io import read_jsonl, write_json, write_jsonl
+from ..published.paper import reported
 from ..scoring import make_sandbox, score_batch
 from ..scoring import metrics
 from .common import Job, Model, Paths, Target, domain_prompt, gen_model, generate

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from .. import lineage
-from ..errors import SkyT1Error
+from ..provenance import lineage
+from ..core.errors import SkyT1Error
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import provenance, texts
-from ..errors import SkyT1Error
-from ..io import read_jsonl, write_json, write_jsonl
+from .. import provenance
+from ..published import texts
+from ..core.errors import SkyT1Error
+from ..core.io import read_jsonl, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def histogram(lengths: list[int], path, title: str, cutoff: int | None = None) -
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from ..io import atomic_path
+    from ..core.io import atomic_path
 
     arr = np.asarray(lengths or [0])
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
@@ -132,7 +133,7 @@ def dataset_info(name: str, file_name: str) -> dict:
 
 def acceptance_by_domain(stats_paths: list[str]) -> dict:
     """Reject sampling's acceptance rate per domain, summed over the sources of each domain."""
-    from ..io import read_json
+    from ..core.io import read_json
 
     per: dict[str, dict] = {}
     for p in stats_paths:

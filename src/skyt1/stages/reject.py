@@ -7,8 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .. import provenance
-from ..formatting import split_sections
-from ..io import read_jsonl, write_json, write_jsonl
+from ..core.formatting import split_sections
+from ..core.io import read_jsonl, write_json, write_jsonl
 from ..scoring import make_sandbox, score_batch, scorer_kind
 
 log = logging.getLogger(__name__)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from .. import provenance, texts
-from ..formatting import assemble
+from .. import provenance
+from ..published import texts
+from ..core.formatting import assemble
 from ..generation import Params
 from ..generation.run import finish
-from ..io import read_jsonl, write_json, write_jsonl
+from ..core.io import read_jsonl, write_json, write_jsonl
 from .common import Job, Model, Paths, Target, domain_prompt, gen_model, generate
 
 log = logging.getLogger(__name__)

@@ -6,11 +6,12 @@ import logging
 
 from dataclasses import dataclass
 
-from .. import provenance, texts
-from ..errors import SkyT1Error
+from .. import provenance
+from ..published import texts
+from ..core.errors import SkyT1Error
 from ..generation import Params
 from ..generation.run import finish
-from ..io import read_json, read_jsonl, write_json, write_jsonl
+from ..core.io import read_json, read_jsonl, write_json, write_jsonl
 from .common import Job, Model, Paths, Target, domain_prompt, gen_model, generate
 
 log = logging.getLogger(__name__)

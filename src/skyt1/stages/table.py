@@ -19,9 +19,9 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from ..errors import SkyT1Error
-from ..io import iter_jsonl, read_json, write_text
-from ..paper import TARGET_SOURCE, reported, source_note
+from ..core.errors import SkyT1Error
+from ..core.io import iter_jsonl, read_json, write_text
+from ..published.paper import TARGET_SOURCE, reported, source_note
 from ..scoring import metrics
 
 MODEL_COLS = ("ours", "ci95 low", "ci95 high", "verdict", "no answer %", "truncated %")
@@ -316,7 +316,7 @@ def plot_benchmark(summaries: list[dict], spec: Spec, path, bench: str, gains: d
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..io import atomic_path
+    from ..core.io import atomic_path
 
     matplotlib.rcParams["svg.hashsalt"] = "skyt1"
     by = {s["model"]: s for s in summaries if s["benchmark"] == bench}

@@ -1,4 +1,4 @@
-"""Stage 5: full SFT of the student with LLaMA-Factory, run through skyt1.train_launcher (which registers
+"""Stage 5: full SFT of the student with LLaMA-Factory, run through skyt1.stages.train_launcher (which registers
 the recipe's chat template first), on one rank per GPU of the job via torchrun (one rank on CPU).
 
 Training runs in results/checkpoints/.<name>.work. If a run dies, its periodic checkpoints stay there
@@ -20,10 +20,10 @@ from pathlib import Path
 import yaml
 
 from .. import provenance
-from ..errors import SkyT1Error
-from ..io import read_json, sha256_file, write_text
+from ..core.errors import SkyT1Error
+from ..core.io import read_json, sha256_file, write_text
 from ..identity import MANIFEST, identity, weights_sha256
-from ..train_launcher import TEMPLATE_SOURCES
+from .train_launcher import TEMPLATE_SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def _ranks(gpus) -> int:
 def launch_command(args_path, ranks: int, deepspeed: bool) -> list[str]:
     """Our launcher, on every rank. With more than one rank, or with DeepSpeed (which needs a process group
     even for one rank), it is started by torchrun; --standalone picks a free local rendezvous port."""
-    launcher = ["-m", "skyt1.train_launcher", str(args_path)]
+    launcher = ["-m", "skyt1.stages.train_launcher", str(args_path)]
     if ranks == 1 and not deepspeed:
         return [launcher_python(), *launcher]
     return [launcher_python(), "-m", "torch.distributed.run", "--standalone", "--nnodes", "1",
@@ -127,9 +127,9 @@ def drop_incomplete_checkpoints(work_dir: Path) -> list[str]:
 
 
 def build_ops(log_path, env: dict) -> None:
-    """DeepSpeed's ops, compiled once on this node before torchrun starts its ranks (skyt1.train_launcher
+    """DeepSpeed's ops, compiled once on this node before torchrun starts its ranks (skyt1.stages.train_launcher
     --build-ops): a missing compiler is one line here, not a traceback from every rank in the first step."""
-    cmd = [launcher_python(), "-m", "skyt1.train_launcher", "--build-ops"]
+    cmd = [launcher_python(), "-m", "skyt1.stages.train_launcher", "--build-ops"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     with open(log_path, "a", encoding="utf-8") as handle:
         handle.write(proc.stdout + proc.stderr)

@@ -15,12 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .config import DEFAULT_PRESET, deep_merge, load_yaml
-from .errors import SkyT1Error
-from .io import read_json, sha256_file, stable_hash
-from .provenance import describe_input, sidecar
+from ..config import DEFAULT_PRESET, deep_merge, load_yaml
+from ..core.errors import SkyT1Error
+from ..core.io import read_json, sha256_file, stable_hash
+from . import describe_input, sidecar
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 
@@ -343,7 +343,7 @@ def to_dot(g: dict) -> str:
 
 def dot_to_svg(dot: str, svg_path: str | Path) -> None:
     """Render DOT with graphviz's `dot` (Debian package graphviz, in requirements/apt.txt)."""
-    from .io import atomic_path
+    from ..core.io import atomic_path
 
     if "->" not in dot and "[" not in dot:
         raise SkyT1Error(f"no graph to draw into {svg_path}", "report this as a bug: the DOT text was empty")

@@ -8,7 +8,7 @@ import sys
 import traceback
 from typing import Callable
 
-from .errors import SkyT1Error
+from ..core.errors import SkyT1Error
 
 
 def run_stage(snakemake, fn: Callable[..., object]) -> None:
@@ -21,12 +21,12 @@ def run_stage(snakemake, fn: Callable[..., object]) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # Where the job ran: the scheduler's job id and the GPUs it was given (tests/test_slurm.py reads these).
-    logging.getLogger("skyt1.runner").info(
+    logging.getLogger("skyt1.workflow.runner").info(
         "job: rule=%s slurm_job_id=%s cuda_visible_devices=%s", snakemake.rule,
         os.environ.get("SLURM_JOB_ID", "none"), os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
     sys.stderr = handle
     try:
-        from .provenance import reset, take_sources, write_job_record
+        from ..provenance import reset, take_sources, write_job_record
 
         reset()  # this job's provenance: git run once, each input hashed once, shared by its stats and record
         take_sources()
@@ -65,8 +65,8 @@ def each_target_on_its_engine(sm, rule: str, key: str, stage: str, run_one: Call
     when the job ends). run_one(i, name, args, job) makes target i and returns its main output (args: the
     target's spec as a dict; job: a stages.common.Job with the rule's threads, GPUs, log and the engine);
     the engine's manifest (its loads, for the cost ledger) goes to sm.output.engine."""
-    from .settings import target_args
-    from .stages.common import Job, JobEngine, Model
+    from ..settings import target_args
+    from ..stages.common import Job, JobEngine, Model
 
     names = list(sm.params.spec)
     first = target_args(rule, sm, key, names[0])

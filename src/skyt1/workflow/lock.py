@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import SkyT1Error
+from ..core.errors import SkyT1Error
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 
@@ -71,7 +71,7 @@ def hub_resolver(kind: str, repo: str, revision: str) -> str:
 
 def write(cfg: dict, path: Path, resolver=None) -> dict:
     """Resolve every hub input and write the lock file (temp file, then rename: never half-written)."""
-    from .io import write_text
+    from ..core.io import write_text
 
     resolver = resolver or hub_resolver
 
@@ -96,7 +96,7 @@ def write(cfg: dict, path: Path, resolver=None) -> dict:
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "datasets": entries["datasets"], "models": entries["models"]}
     header = ("# Written by `skyt1 lock`: the hub commit each input's revision named when it ran. The pipeline\n"
-              "# reads these commits (src/skyt1/lock.py). Rerun `skyt1 lock` to move the pins; commit this file.\n")
+              "# reads these commits (src/skyt1/workflow/lock.py). Rerun `skyt1 lock` to move the pins; commit this file.\n")
     write_text(path, header + yaml.safe_dump(lock, sort_keys=False, width=120))
     return lock
 

@@ -1,4 +1,4 @@
-"""What the train stage runs on every rank: `python -m skyt1.train_launcher ARGS.yaml`.
+"""What the train stage runs on every rank: `python -m skyt1.stages.train_launcher ARGS.yaml`.
 
 Under torchrun each rank starts here. Before LLaMA-Factory parses its arguments this module
 1. registers the chat templates the recipe needs that the pinned LLaMA-Factory (0.9.3) lacks:
@@ -13,9 +13,9 @@ Then it calls LLaMA-Factory's own training entry point (run_exp) in this process
 `llamafactory-cli`, whose FORCE_TORCHRUN relaunch would start ranks in a fresh interpreter that has not
 registered anything; the stage starts torchrun itself (skyt1.stages.train).
 
-`python -m skyt1.train_launcher --check ARGS.yaml OUT.json` parses the arguments and resolves the template
+`python -m skyt1.stages.train_launcher --check ARGS.yaml OUT.json` parses the arguments and resolves the template
 exactly as training would, formats the first training row, writes what it found to OUT.json and stops.
-`python -m skyt1.train_launcher --build-ops` compiles the DeepSpeed ops ZeRO-3 offload loads (DeepSpeed is
+`python -m skyt1.stages.train_launcher --build-ops` compiles the DeepSpeed ops ZeRO-3 offload loads (DeepSpeed is
 installed with DS_BUILD_OPS=0, so they are JIT-built at first use; `make install` builds them once, and the
 train stage runs it on the training node before torchrun starts). A missing compiler is one line."""
 
@@ -153,7 +153,7 @@ def register_templates() -> None:
         return
     from llamafactory.data import template as lf_template
 
-    from .errors import SkyT1Error
+    from ..core.errors import SkyT1Error
 
     if "qwen25" in lf_template.TEMPLATES:
         raise SkyT1Error("LLaMA-Factory already defines a template named 'qwen25'; ours would replace it",
@@ -221,7 +221,7 @@ def prepare() -> None:
 def read_args(path: str | Path) -> dict:
     args = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     if not isinstance(args, dict):
-        from .errors import SkyT1Error
+        from ..core.errors import SkyT1Error
 
         raise SkyT1Error(f"{path} does not hold a mapping of LLaMA-Factory arguments", "let the train stage write it")
     return args
@@ -326,7 +326,7 @@ def build_ops() -> list[str]:
     import deepspeed.ops
     from deepspeed.accelerator import get_accelerator
 
-    from .errors import SkyT1Error
+    from ..core.errors import SkyT1Error
 
     extensions_dir()
     builders = []
@@ -349,9 +349,9 @@ def build_ops() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: python -m skyt1.train_launcher ARGS.yaml | --check ARGS.yaml OUT.json | --build-ops"
+    usage = "usage: python -m skyt1.stages.train_launcher ARGS.yaml | --check ARGS.yaml OUT.json | --build-ops"
     if argv == ["--build-ops"]:
-        from .errors import SkyT1Error
+        from ..core.errors import SkyT1Error
 
         try:
             built = build_ops()
@@ -366,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch.distributed as dist
 
         if not dist.is_initialized() or dist.get_rank() == 0:
-            from .io import write_text
+            from ..core.io import write_text
 
             write_text(argv[2], json.dumps(report, indent=2) + "\n")
         return 0

@@ -15,8 +15,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from . import __version__
-from .io import sha256_file
+from .. import __version__
+from ..core.io import sha256_file
 
 PACKAGES = ("torch", "transformers", "datasets", "llamafactory", "peft", "trl", "accelerate", "deepspeed",
             "vllm", "openai", "math-verify", "reasoning-gym", "snakemake")
@@ -32,7 +32,7 @@ def _git() -> dict:
     """The code's commit and whether tracked files differ from it, from one `git status` call: porcelain v2
     with --branch prints `# branch.oid <commit>` ("(initial)" before the first commit), then one line per change."""
     global GIT_CALLS
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     try:
         GIT_CALLS += 1
         proc = subprocess.run(["git", "-C", str(root), "status", "--porcelain=v2", "--branch", "--untracked-files=no"],
@@ -104,7 +104,7 @@ def collect(stage: str, config: dict | None = None, inputs=(), **extra) -> dict:
 
 # ---------------------------------------------------------------- lineage: one record per job output
 #
-# After a rule's script succeeds, skyt1.runner writes a lineage record next to every output
+# After a rule's script succeeds, skyt1.workflow.runner writes a lineage record next to every output
 # (`<output>.lineage.json`): the rule, its wildcards, the preset, the config values the job received
 # (its params) and their hash, each input and output with its sha256 (or model identity), the raw
 # sources the job read (packaged files, generators, hub datasets at a resolved commit), plus collect()'s
@@ -118,7 +118,7 @@ _SOURCES: list[dict] = []
 def config_hash(values) -> str:
     """THE hash of the config values a stage receives (a rule's params: only result-relevant values).
     One function, used when recording and when comparing with the current config."""
-    from .io import stable_hash
+    from ..core.io import stable_hash
 
     return stable_hash(_plain(values))[:16]
 
@@ -164,7 +164,7 @@ def job_record(rule: str, params, inputs, outputs, preset: str | None, wildcards
 
 def write_job_record(snakemake) -> dict:
     """Write the lineage record of a finished snakemake job next to each of its outputs."""
-    from .io import write_json
+    from ..core.io import write_json
 
     inputs = [p for p in snakemake.input if p]
     outputs = [p for p in snakemake.output]

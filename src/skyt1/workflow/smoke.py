@@ -7,7 +7,7 @@ a random tiny Qwen2 under the API model's name. It is a declared stand-in: the c
 (`models.<name>: {source: tiny_qwen2, stand_in_for: gpt-4o-mini}`), its manifest says so, and the server's
 /health and /v1/models say `stand_in_for: gpt-4o-mini`.
 
-    python -m skyt1.smoke serve-rewriter     # builds it if needed, prints the exports, serves until Ctrl-C
+    python -m skyt1.workflow.smoke serve-rewriter     # builds it if needed, prints the exports, serves until Ctrl-C
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from .errors import SkyT1Error
-from .models import MANIFEST, materialize
+from ..core.errors import SkyT1Error
+from ..weights.prepare import MANIFEST, materialize
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CONFIGFILES = (REPO / "config" / "sky-t1-32b.yaml", REPO / "config" / "smoke-32b.yaml")
 # Sent as OPENAI_API_KEY: the client needs one, the stand-in server reads none.
 DUMMY_KEY = "no-key-smoke-stand-in"
@@ -58,7 +58,7 @@ def serve_rewriter(cfg: dict, model_dir: str | Path, *, log_path: str | None = N
                    batch_size: int = 16) -> Iterator[dict]:
     """Serve the rewriter's stand-in on loopback for the block; yields the environment a run needs
     (SKYT1_OPENAI_BASE_URL and a dummy OPENAI_API_KEY)."""
-    from .engine.server import local_server
+    from ..engine.server import local_server
 
     _, _, api_model = rewriter_stand_in(cfg)
     folder = prepare(cfg, model_dir)
@@ -67,7 +67,7 @@ def serve_rewriter(cfg: dict, model_dir: str | Path, *, log_path: str | None = N
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m skyt1.smoke", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m skyt1.workflow.smoke", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve-rewriter", help="serve the declared gpt-4o-mini stand-in until interrupted")
     s.add_argument("--configfile", nargs="+", default=[str(f) for f in CONFIGFILES],

@@ -23,7 +23,7 @@ def _data(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    from .presets import count_rows, known
+    from ..workflow.presets import count_rows, known
 
     entries = known(Path(args.config_dir))
     if args.preset:

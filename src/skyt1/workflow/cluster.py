@@ -9,8 +9,8 @@ preset, the smoke run's fixtures) submits every job. docs/cluster-32b.md says wh
 
 from __future__ import annotations
 
-from .engine import owned
-from .data.catalog import PACKAGED
+from ..engine import owned
+from ..data.catalog import PACKAGED
 
 
 def _files(value) -> list[str]:

@@ -1,7 +1,7 @@
 """The pip list of an environment file under envs/, for installs without conda.
 
 envs/<kind>.yaml is the one definition of each environment: `--sdm conda` builds it with conda, and
-`make install` builds a venv from the same list (`python3 src/skyt1/envs.py envs/pipeline.yaml` prints
+`make install` builds a venv from the same list (`python3 tools/envs.py envs/pipeline.yaml` prints
 it as a pip requirements file). Standard library only: it runs before anything is installed."""
 
 from __future__ import annotations

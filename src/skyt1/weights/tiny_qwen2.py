@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .io import atomic_dir
-from .identity import MANIFEST, weights_sha256
+from ..core.io import atomic_dir
+from ..identity import MANIFEST, weights_sha256
 
 ENDOFTEXT, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 SPECIAL_TOKENS = [ENDOFTEXT, IM_START, IM_END]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from ..benchmarks import expand
 from ..config import load_yaml
-from ..errors import SkyT1Error
-from .catalog import describe
+from ..core.errors import SkyT1Error
+from ..data.catalog import describe
 
 
 def _raw(path: Path, config_dir: Path) -> dict:
@@ -44,7 +44,7 @@ def known(config_dir: Path) -> list[dict]:
 
 def count_rows(entry: dict) -> int | None:
     """Rows the adapter yields (after filters and limit), when it can run offline; else None."""
-    from . import load
+    from ..data import load
 
     if not entry["offline"]:
         return None

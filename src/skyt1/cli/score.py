@@ -13,8 +13,8 @@ import json
 import sys
 from collections import OrderedDict
 
-from ..errors import SkyT1Error
-from ..io import iter_jsonl, write_jsonl
+from ..core.errors import SkyT1Error
+from ..core.io import iter_jsonl, write_jsonl
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -44,7 +44,7 @@ def _text_of(row: dict) -> list[str]:
 
 
 def _task_evaluator(task: str) -> str | None:
-    from .evaluators import names
+    from ..scoring.evaluators import names
 
     t = task.lower()
     t = "livecodebench" if t.startswith("lcb") else t
@@ -53,9 +53,9 @@ def _task_evaluator(task: str) -> str | None:
 
 def _score(args: argparse.Namespace) -> int:
     """Score model responses for one task (math, multiple choice, or code in the sandbox)."""
-    from . import score_batch, scorer_kind
-    from .code import default_sandbox
-    from .metrics import summarize
+    from ..scoring import score_batch, scorer_kind
+    from ..scoring.code import default_sandbox
+    from ..scoring.metrics import summarize
     from ..sandbox import Limits
 
     items = {r["id"]: r for r in iter_jsonl(args.items)} if args.items else {}

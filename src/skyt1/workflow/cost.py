@@ -19,10 +19,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import resource
-from .engine.owned import engine_gpus, on_engine
-from .io import write_text
-from .settings import ENGINE_RESOURCES
+from ..config import resource
+from ..engine.owned import engine_gpus, on_engine
+from ..core.io import write_text
+from ..settings import ENGINE_RESOURCES
 
 # The Sky-T1-32B-Preview post: "The model training finishes in 19 hours on 8 H100 with DeepSpeed
 # Zero-3 offload (~ $450 according to Lambda Cloud pricing)."
@@ -262,7 +262,7 @@ def run(spec: Spec, paths: Paths) -> None:
 def _configure(p) -> None:
     p.add_argument("--configfile", action="append", default=[],
                    help="config file(s) as given to snakemake (e.g. config/sky-t1-32b.yaml); none: the tiny preset")
-    p.add_argument("--config-dir", default=str(Path(__file__).resolve().parents[2] / "config"),
+    p.add_argument("--config-dir", default=str(Path(__file__).resolve().parents[3] / "config"),
                    help="folder holding the presets and schema.yaml")
     p.add_argument("--workdir", default=".", help="where results/ and benchmarks/ of a run are (default: here)")
     p.add_argument("--csv", action="store_true", help="print results/cost.csv's format instead of a table")
@@ -270,7 +270,7 @@ def _configure(p) -> None:
 
 def _cost(args) -> int:
     """The cost ledger of a run, and the training estimate, without running anything."""
-    from . import config as cfg_mod
+    from .. import config as cfg_mod
 
     user: dict = {}
     for path in args.configfile:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import SkyT1Error
+from ..core.errors import SkyT1Error
 
 _TOKEN = re.compile(r"[^\W_]+|[+\-*/^=<>!%|&~]")
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (golden ratio)

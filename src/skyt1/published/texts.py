@@ -33,8 +33,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import SkyT1Error
-from .registry import Registry
+from ..core.errors import SkyT1Error
+from ..core.registry import Registry
 
 DEFAULT_DIR = ".cache/skyt1/artifacts"
 
@@ -72,7 +72,7 @@ class Artifact:
                 f"to {folder / self.filename}")
 
 
-ARTIFACTS: Registry[Artifact] = Registry("artifact", "the pinned texts registered in src/skyt1/texts.py")
+ARTIFACTS: Registry[Artifact] = Registry("artifact", "the pinned texts registered in src/skyt1/published/texts.py")
 
 
 def register(artifact: Artifact) -> Artifact:

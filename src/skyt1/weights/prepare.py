@@ -4,7 +4,7 @@ gguf_package: the GGUF file inside a PyPI package is loaded once (dequantized, ~
 as dense safetensors, which reload in a fraction of a second.
 hub: a snapshot of the hub repository at a pinned revision (needs the hub; the 32B preset).
 tiny_qwen2: a randomly initialised Qwen2-architecture stand-in built at run time from the sizes in the
-config (skyt1.tiny_qwen2), for running the 32B preset's code paths where its models cannot exist (the smoke
+config (skyt1.weights.tiny_qwen2), for running the 32B preset's code paths where its models cannot exist (the smoke
 run, config/smoke-32b.yaml). Its manifest names the model it stands in for (`stand_in_for`).
 api: nothing to materialize (the model lives behind an OpenAI-compatible endpoint)."""
 
@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SkyT1Error
-from .identity import MANIFEST, api_identity, identity, weights_sha256  # noqa: F401  (model identity lives there)
-from .io import atomic_dir, sha256_file
+from ..core.errors import SkyT1Error
+from ..identity import MANIFEST, api_identity, identity, weights_sha256  # noqa: F401  (model identity lives there)
+from ..core.io import atomic_dir, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def materialize(name: str, spec: dict, out_dir: str | Path) -> dict:
 
 
 def _from_gguf_package(name: str, spec: dict, out_dir: Path) -> dict:
-    from .data.packaged import package_file
+    from ..data.packaged import package_file
 
     gguf = package_file(spec["package"], spec["file"])
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -1,6 +1,6 @@
 """`skyt1 recipe`: every effective value each stage of a preset will use, in one place.
 
-Texts are resolved through skyt1.texts (so each shows its text, source, version and sha256), the
+Texts are resolved through skyt1.published.texts (so each shows its text, source, version and sha256), the
 training section is rendered by the train stage's own argument builder, and eval settings are given per
 model and benchmark the way the evaluate stage merges them. `skyt1 artifacts fetch` gets the pinned files.
 """
@@ -11,11 +11,12 @@ import argparse
 import json
 from pathlib import Path
 
-from . import config as skyt1_config
-from . import lock, paper, texts
-from .errors import SkyT1Error
+from .. import config as skyt1_config
+from . import lock
+from ..published import paper, texts
+from ..core.errors import SkyT1Error
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def load_config(configfiles: list[str], config_dir: Path = REPO / "config") -> dict:
@@ -78,7 +79,7 @@ def _model(cfg: dict, name: str) -> dict:
 def _evaluator(spec: dict) -> dict | None:
     """A code entry's evaluator profile as the scorer applies it (name, the official files it follows, the
     rules and limits); None for other entries."""
-    from .scoring.evaluators import for_entry, load
+    from ..scoring.evaluators import for_entry, load
 
     if spec.get("scorer") != "code" or spec.get("passthrough"):
         return None
@@ -107,7 +108,7 @@ def _source(t: _Texts, name: str, spec: dict, where: str) -> dict:
 
 
 def _train(cfg: dict) -> dict:
-    from .stages.train import Spec, build_args  # the stage's own builder: what it renders is what training gets
+    from ..stages.train import Spec, build_args  # the stage's own builder: what it renders is what training gets
 
     tr = cfg["train"]
     student = tr["student"]
@@ -121,8 +122,8 @@ def _train(cfg: dict) -> dict:
 
 
 def _eval(t: _Texts, cfg: dict) -> dict:
-    from .benchmarks import declare
-    from .stages.evaluate import settings  # the evaluate stage's own merge of generation and templates
+    from ..benchmarks import declare
+    from ..stages.evaluate import settings  # the evaluate stage's own merge of generation and templates
 
     ev = cfg["eval"]
     models, runs = {}, {}
