@@ -174,7 +174,7 @@ def test_a_rule_script_rebuilds_the_stage_spec_from_params_and_operational_setti
 
 
 def test_model_identity_reads_the_manifests_weights_hash_and_hashes_an_older_folder_once(tmp_path, monkeypatch):
-    from skyt1.weights import prepare as models
+    from skyt1 import identity as models  # sha256_file is looked up where identity() lives
 
     hashed = []
     real = models.sha256_file
