@@ -31,18 +31,14 @@ from pathlib import Path
 from typing import Callable
 
 from ..core.errors import SkyT1Error
+from ..core.registry import Registry
 
 log = logging.getLogger(__name__)
 
-LOCAL_ENGINES: dict[str, Callable[..., list[str]]] = {}
+# Engines a job starts (backend name -> its argv builder); `openai` is an endpoint, started by nobody.
+LOCAL_ENGINES: Registry[Callable[..., list[str]]] = Registry("engine", "or 'openai' for an endpoint")
 EXTERNAL = "openai"
-
-
-def register(name: str):
-    def deco(fn):
-        LOCAL_ENGINES[name] = fn
-        return fn
-    return deco
+register = LOCAL_ENGINES.register
 
 
 def is_local(backend_cfg: dict) -> bool:
@@ -141,9 +137,7 @@ def launch_for(cfg: dict, model_dir: str, name: str, threads: int = 1, gpus: int
     """The launch of a stage's local engine. `executable` (an interpreter, or a `vllm`, other than this environment's)
     runs the engine there instead."""
     kind = cfg["name"]
-    if kind not in LOCAL_ENGINES:
-        raise SkyT1Error(f"backend {kind!r} starts no engine", f"use one of {sorted(LOCAL_ENGINES)}, or {EXTERNAL!r} for an endpoint")
-    argv = LOCAL_ENGINES[kind](cfg, str(Path(model_dir).resolve()), name, threads, gpus, executable)
+    argv = LOCAL_ENGINES.get(kind)(cfg, str(Path(model_dir).resolve()), name, threads, gpus, executable)
     return Launch(kind=kind, argv=tuple(argv), name=name)
 
 

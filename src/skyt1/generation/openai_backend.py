@@ -29,6 +29,7 @@ import time
 from tqdm import tqdm
 
 from ..core.errors import SkyT1Error
+from ..engine.owned import LOCAL_ENGINES
 from . import Completion, OnDone, Params
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,6 @@ def _backoff(attempt: int) -> float:
     return min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random())
 
 
-LOCAL_ENGINES = ("skyt1", "vllm")
 # Per-backend read timeouts (backend.timeout_s overrides): an external API answers a 16K-token request in
 # minutes; a local vLLM engine decodes a 32K-token n=8 request for 11-27 minutes (issue 21), so 3 hours.
 DEFAULT_TIMEOUT_S = {"openai": 600.0, "skyt1": 10800.0, "vllm": 10800.0}
@@ -133,7 +133,7 @@ class OpenAIBackend:
         self.timeout = float(cfg.get("timeout_s") or DEFAULT_TIMEOUT_S.get(self.kind, 600.0))
         self.max_retries = cfg.get("max_retries", 6)
         # clamp max_tokens to the context left: on a local engine started by the stage (it has /tokenize)
-        self.clamp = bool(base_url) and self.kind in LOCAL_ENGINES
+        self.clamp = bool(base_url) and self.kind in LOCAL_ENGINES  # engines a job starts: vLLM, skyt1
         self.budget: TokenBudget | None = None  # made per run (its lock belongs to that run's event loop)
         self.clamped = 0  # requests whose max_tokens was lowered to fit the context
 
