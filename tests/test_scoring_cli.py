@@ -28,7 +28,8 @@ def test_score_code_with_items_and_choice(tmp_path, capsys):
               "tests": {"inputs": ["2\n", "5\n"], "outputs": ["4", "10"]}, "metadata": {}}]
     rows = [{"id": "c/1", "response": "```python\nprint(int(input()) * 2)\n```"},
             {"id": "c/1", "response": "```python\nprint(int(input()) + 2)\n```"}]
-    assert main(["score", "--task", "apps", _write(tmp_path / "r.jsonl", rows),
+    # apps is a training source, not a declared benchmark: its scorer and evaluator are given
+    assert main(["score", "--task", "apps", "--scorer", "code", "--evaluator", "apps", _write(tmp_path / "r.jsonl", rows),
                  "--items", _write(tmp_path / "items.jsonl", items), "--wall-s", "5"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["scorer"] == "code" and summary["accuracy"] == 50.0
@@ -45,3 +46,14 @@ def test_score_command_is_installed_and_errors_are_one_line(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("skyt1 error:") and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_score_reads_the_declared_scorer_and_refuses_an_undeclared_task(tmp_path, capsys):
+    """The scorer comes from config/benchmarks/<task>.yaml or --scorer, never from the task's name."""
+    rows = [{"id": "1", "response": "The answer is \\boxed{4}", "answer": "4"}]
+    path = _write(tmp_path / "r.jsonl", rows)
+    assert main(["score", "--task", "mmlu_like_name", path]) != 0
+    err = capsys.readouterr().err
+    assert "not a declared benchmark" in err and "--scorer" in err
+    assert main(["score", "--task", "mmlu_like_name", "--scorer", "math", path]) == 0
+    assert '"scorer": "math"' in capsys.readouterr().out

@@ -106,7 +106,9 @@ def test_value_comparison(got, expected, ok):
 
 def test_scorer_kind_dispatch():
     assert scorer_kind({"domain": "code", "tests": {}}) == "code"
-    assert scorer_kind({"domain": "science", "source": "gpqa_diamond", "answer": "A"}) == "choice"
+    # never from the name: a record without options is not multiple choice, whatever its source is called
+    assert scorer_kind({"domain": "science", "source": "gpqa_diamond", "answer": "A"}) == "math"
+    assert scorer_kind({"source": "apps", "answer": "5"}, task="livecodebench") == "math"
     assert scorer_kind({"domain": "science", "source": "x", "answer": "A", "metadata": {"choices": ["1", "2"]}}) == "choice"
     assert scorer_kind({"domain": "science", "source": "still2", "answer": "5"}) == "math"
     assert scorer_kind({"domain": "math", "source": "math500", "answer": "5"}) == "math"

@@ -19,8 +19,10 @@ from ..core.io import iter_jsonl, write_jsonl
 
 def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("responses", help="JSONL of responses (evaluate output, or rows with id + response)")
-    p.add_argument("--task", required=True, help="benchmark/source name, e.g. math500, gpqa_diamond, livecodebench, "
-                                                 "humaneval, mbpp, apps; picks the scorer")
+    p.add_argument("--task", required=True, help="benchmark name (config/benchmarks/<task>.yaml declares its scorer and "
+                                                 "evaluator), e.g. math500, gpqa_diamond, livecodebench_easy, humaneval")
+    p.add_argument("--scorer", choices=["math", "choice", "code"],
+                   help="the scorer, for a task that is not a declared benchmark (default: the declared one)")
     p.add_argument("--items", help="JSONL of records (id, answer, tests, metadata) to join by id")
     p.add_argument("--out", help="write one scored row per sample here")
     p.add_argument("--workers", type=int, default=2, help="sandboxes run at once for code (default 2)")
@@ -29,8 +31,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wall-s", type=float, help="wall seconds per test (sandbox)")
     p.add_argument("--memory-mb", type=int, help="memory per test in MB (sandbox)")
     p.add_argument("--evaluator", help="code: the official evaluator's profile (config/evaluators/: livecodebench, "
-                                       "apps, taco, humaneval, mbpp); default: the one --task names, else the "
-                                       "record format's")
+                                       "apps, taco, humaneval, mbpp); default: the declared benchmark's")
 
 
 def _text_of(row: dict) -> list[str]:
@@ -43,17 +44,21 @@ def _text_of(row: dict) -> list[str]:
                      "give each row `samples`, `response`, `text` or `rewritten`")
 
 
-def _task_evaluator(task: str) -> str | None:
-    from ..scoring.evaluators import names
+def _declared(args: argparse.Namespace) -> tuple[str, str | None]:
+    """(scorer, evaluator) from the options, else from the task's benchmark file; never from the name."""
+    from ..benchmarks import load_file, names
 
-    t = task.lower()
-    t = "livecodebench" if t.startswith("lcb") else t
-    return next((n for n in names() if t.startswith(n) or t.startswith(n.replace("humaneval", "human_eval"))), None)
+    entry = load_file(args.task) if args.task in names() else {}
+    scorer = args.scorer or entry.get("scorer")
+    if scorer is None:
+        raise SkyT1Error(f"task {args.task!r} is not a declared benchmark (config/benchmarks/), so its scorer is unknown",
+                         "pass --scorer math, choice or code")
+    return scorer, args.evaluator or entry.get("evaluator")
 
 
 def _score(args: argparse.Namespace) -> int:
     """Score model responses for one task (math, multiple choice, or code in the sandbox)."""
-    from ..scoring import score_batch, scorer_kind
+    from ..scoring import score_batch
     from ..scoring.code import default_sandbox
     from ..scoring.metrics import summarize
     from ..sandbox import Limits
@@ -75,13 +80,14 @@ def _score(args: argparse.Namespace) -> int:
         raise SkyT1Error(f"{args.responses} holds no rows", "pass a JSONL file with one response per row")
 
     pairs = [(e["item"], t) for e in grouped.values() for t in e["texts"]]
+    scorer, evaluator = _declared(args)
     sandbox = None
-    if any(scorer_kind(it, args.task) == "code" for it, _ in pairs):
+    if scorer == "code":
         over = {k: v for k, v in (("cpu_s", args.cpu_s), ("wall_s", args.wall_s), ("memory_mb", args.memory_mb))
                 if v is not None}
         sandbox = default_sandbox(Limits(**over))
-    evaluator = args.evaluator or _task_evaluator(args.task)
-    results = score_batch(pairs, task=args.task, sandbox=sandbox, workers=args.workers, evaluator=evaluator)
+    results = score_batch(pairs, task=args.task, sandbox=sandbox, workers=args.workers, scorer=scorer,
+                          evaluator=evaluator)
 
     it = iter(results)
     per_item, out_rows = [], []
@@ -92,7 +98,7 @@ def _score(args: argparse.Namespace) -> int:
             flags.append(bool(r["correct"]))
             out_rows.append({"id": rid, "sample": i, **r})
         per_item.append(flags)
-    summary = {"task": args.task, "scorer": scorer_kind(pairs[0][0], args.task),
+    summary = {"task": args.task, "scorer": scorer,
                **({"evaluator": evaluator} if sandbox is not None and evaluator else {}),
                "samples": len(pairs), **summarize(per_item, args.k)}
     summary = {k: round(v, 2) if isinstance(v, float) else v for k, v in summary.items()}

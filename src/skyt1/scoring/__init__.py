@@ -2,7 +2,7 @@
 
 The scorers are registered by name (SCORERS: math, choice, code); a benchmark or training source declares
 its scorer by that name (skyt1.benchmarks). `score_item(item, text, scorer=...)` applies the declared one
-(without one, it is read from the record: `scorer_kind`, used by `skyt1 score --task`) and returns at least
+(without one, it is read from what the record holds: `scorer_kind`, never from a name) and returns at least
 {"predicted", "correct", "reason"}; `score_batch` does the same for many (item, text) pairs on several cores
 (one sandbox per code response)."""
 
@@ -17,18 +17,13 @@ from ..core.registry import Registry
 # name -> fn(item, text, sandbox, evaluator) -> verdict
 SCORERS: Registry[Callable[..., dict]] = Registry("scorer", "declare one of them as the entry's `scorer`")
 
-# task/source names (prefixes) whose gold answer is an option letter
-CHOICE_TASKS = ("gpqa", "mmlu", "mmlu_pro", "arc", "arc_c", "arc_e", "ai2_arc", "sciq", "openbookqa")
-CODE_TASKS = ("apps", "taco", "livecodebench", "lcb", "humaneval", "human_eval", "mbpp", "codeforces")
-
-
 def scorer_kind(item: dict, task: str | None = None) -> str:
-    """'code', 'choice' or 'math' for a record."""
-    name = (task or item.get("source") or "").lower()
+    """'code', 'choice' or 'math' for a record with no declared scorer, from what the record holds (tests,
+    options), never from a benchmark or source name (`task` is accepted and ignored)."""
     meta = item.get("metadata") or {}
-    if item.get("domain") == "code" or item.get("tests") or name.startswith(CODE_TASKS):
+    if item.get("domain") == "code" or item.get("tests"):
         return "code"
-    if meta.get("choices") or name.startswith(CHOICE_TASKS):
+    if meta.get("choices"):
         return "choice"
     return "math"
 
