@@ -7,9 +7,10 @@ and its share of this machine's compute-bound ceiling for the model, computed fr
 matmul rate: ceiling tok/s = matmul FLOP/s / (2 x parameters).
 
 Then (issue 21) one engine serving several clients at once, as several benchmarks' jobs share one model's
-engine: the same requests once with one sampling setting and once with four settings mixed (greedy and
-sampled, different max_tokens and seeds), side by side; the mixed run's tokens/s over the one-setting run's
-must be >= 0.9 (every row carries its own parameters, so mixing does not split the batch).
+engine: four settings mixed (greedy and sampled, different max_tokens and seeds) against the very same
+requests sent one setting at a time, side by side; the mixed run's tokens/s over that must be >= 0.9 (every
+row carries its own parameters, so mixing does not split the batch). All-greedy and all-sampled runs of
+the same prompts are printed for reference (docs/engine.md).
 
     python bench/bench_generation.py [--model results/models/smollm2-135m-instruct] [--prompts 32] [--mixed-only]
 """
