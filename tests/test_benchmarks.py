@@ -30,20 +30,22 @@ def test_every_benchmark_of_every_preset_declares_scorer_and_metric(preset):
 
 def test_declared_scorer_wins_over_the_name():
     # a benchmark named like a multiple-choice task but declared math is scored as math
-    b = declare("mmlu_like_math", {"adapter": "jsonl", "scorer": "math"})
+    b = declare("mmlu_like_math", {"domain": "math", "adapter": "jsonl", "scorer": "math"})
     item = {"id": "x", "question": "q", "answer": "42", "domain": "science", "source": "mmlu_like_math",
             "tests": None, "metadata": {}}
     assert score_item(item, "so \\boxed{42}", scorer=b.scorer)["correct"]
-    assert not score_item(item, "so \\boxed{42}")["correct"]  # the name-based guess reads it as a letter
+    # with no declared scorer the record decides (no options: math), never the name
+    assert score_item(item, "so \\boxed{42}")["correct"]
+    assert not score_item(item, "so \\boxed{42}", scorer="choice")["correct"]  # a declared scorer is applied
 
 
 def test_no_scorer_fallback():
     # Neither the adapter nor the name gives a scorer: an adapter whose records are maths (olmo_gsm8k) and a
     # name that is a paper benchmark's still need the declared scorer, and a code one its evaluator.
     with pytest.raises(SkyT1Error, match="benchmarks.gsm8k.scorer' is missing"):
-        declare("gsm8k", {"adapter": "olmo_gsm8k", "version": 1})
+        declare("gsm8k", {"domain": "math", "adapter": "olmo_gsm8k", "version": 1})
     with pytest.raises(SkyT1Error, match="benchmarks.humaneval.evaluator' is missing"):
-        declare("humaneval", {"adapter": "humaneval", "scorer": "code", "version": 1})
+        declare("humaneval", {"domain": "code", "adapter": "humaneval", "scorer": "code", "version": 1})
     cfg = skyt1_config.resolve({"preset": "tiny"}, REPO / "config")
     del cfg["benchmarks"]["gsm8k"]["scorer"]
     with pytest.raises(SkyT1Error, match="benchmarks.gsm8k"):
@@ -58,14 +60,14 @@ def test_no_scorer_fallback():
     args = settings._args("reject", cfg, {"source": "arith_code"})
     assert args["scorer"] == "code" and args["evaluator"]["name"] == "apps"  # as declared in the preset
     with pytest.raises(SkyT1Error, match="generation.n"):
-        declare("mine", {"adapter": "jsonl", "scorer": "math", "metric": "pass@8", "generation": {"n": 4}})
+        declare("mine", {"domain": "math", "adapter": "jsonl", "scorer": "math", "metric": "pass@8", "generation": {"n": 4}})
 
 
 def test_user_template_and_generation_per_family():
     from skyt1.published import texts
     from skyt1.stages.evaluate import settings
 
-    spec = {"adapter": "jsonl", "scorer": "math", "user_template": "Q: {question}",
+    spec = {"domain": "math", "adapter": "jsonl", "scorer": "math", "user_template": "Q: {question}",
             "family_templates": {"sky": "{question} (sky)"}, "family_generation": {"sky": {"temperature": 0.7, "n": 8}}}
     declare("b", spec)  # the declaration takes these fields
     base = {"max_new_tokens": 8, "temperature": 0.0, "top_p": 1.0, "n": 1, "seed": 0}  # a validated eval.params: every key

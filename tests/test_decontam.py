@@ -150,7 +150,10 @@ def test_boilerplate_overlap_stays_and_a_real_copy_goes(tmp_path):
     assert removed[0]["benchmark_id"] == "livecodebench_medium/1" and removed[0]["method"] == "ngram"
     assert tokens(copied)[0] in removed[0]["shared_text"] and "test cases" not in removed[0]["shared_text"]
     assert stats["ngrams_ignored_as_common"] > 0
-    assert any("single integer t" in c["ngram"] and c["documents"] == 43 for c in stats["most_common_ignored"])
+    boiler = " ".join(tokens(BOILERPLATE))
+    top = stats["most_common_ignored"]
+    assert top and all(c["documents"] == 43 and c["ngram"] in boiler for c in top)  # the boilerplate's grams
+    assert top == sorted(top, key=lambda c: c["ngram"])  # ties in the count: by text, the same on every run
     # the same corpus without the cap removes every boilerplate sharer (the behaviour this replaces)
     keep_uncapped, _, _ = decontaminate(taco, bench, {"ngram_max_df": None, "fuzzy": False})
     assert sum(not k for k in keep_uncapped) == 42

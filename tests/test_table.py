@@ -135,7 +135,7 @@ def test_plot_has_a_gain_panel_and_is_reproducible(tmp_path):
     with_gain, without = tmp_path / "g.png", tmp_path / "n.png"
 
     def plot(png, pairs):
-        table.run_plot(table.Spec(["base", "sky"], "test", roles, pairs, {"seed": 1}),
+        table.run_plot(table.Spec(["base", "sky"], "test", roles, pairs, {"seed": 1, "resamples": 2000}),
                        table.Paths(tuple(sums), tuple(samples), png=png), "aime24")
 
     plot(with_gain, [{"student": "sky", "base": "base"}])

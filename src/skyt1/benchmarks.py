@@ -166,7 +166,7 @@ def declare(name: str, entry: dict) -> Benchmark:
     if kind == "pass" and "n" in gen and gen["n"] < k:
         raise SkyT1Error(f"config key 'benchmarks.{name}.metric': {metric} needs generation.n >= {k}",
                          f"set benchmarks.{name}.generation.n to {k} or more")
-    return Benchmark(name=name, adapter=adapter, domain=entry.get("domain", "math"), scorer=scorer, metric=metric,
+    return Benchmark(name=name, adapter=adapter, domain=entry["domain"], scorer=scorer, metric=metric,
                      version=str(entry.get("version", "1")), options=dict(entry.get("options") or {}),
                      limit=entry.get("limit"), paper_name=entry.get("paper_name"),
                      user_template=entry.get("user_template"),

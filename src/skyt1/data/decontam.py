@@ -361,9 +361,15 @@ def _longest_shared_span(toks: list[str], shared: set[tuple], n: int, limit: int
 
 def _describe_common(common, df, sides, n: int, bits: int, top: int = 5) -> list[dict]:
     """The most frequent ignored n-grams as text, with their document counts (what the cap left out).
-    sides: (hashes sorted, docs, corpus) of the training and the benchmark questions."""
+    sides: (hashes sorted, docs, corpus) of the training and the benchmark questions. Ties in the count
+    are broken by the text, so the report is the same on every run (gram hashes depend on token ids)."""
+    if not len(common):
+        return []
+    order = np.argsort(-df, kind="stable")
+    cut = df[order[min(top, len(order)) - 1]]
+    candidates = [k for k in order[:max(top, 200)] if df[k] >= cut]  # every gram tied with the top-th one
     out = []
-    for k in np.argsort(-df, kind="stable")[:top]:
+    for k in candidates:
         h = common[k]
         for hs, ds, c in sides:
             at = int(np.searchsorted(hs, h))
@@ -374,7 +380,7 @@ def _describe_common(common, df, sides, n: int, bits: int, top: int = 5) -> list
                 if text:
                     out.append({"ngram": text, "documents": int(df[k])})
                     break
-    return out
+    return sorted(out, key=lambda c: (-c["documents"], c["ngram"]))[:top]
 
 
 def naive_contaminated(train_q: str, bench_qs: list[str], n: int = 8, threshold: float = 0.9,

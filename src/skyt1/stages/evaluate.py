@@ -107,7 +107,7 @@ def spec(config: dict, label: str, bench: str) -> Spec:
     return Spec(label=label, benchmark=bench,
                 eval_cfg={k: ev[k] for k in ("backend", "params", "bootstrap", "max_share") if k in ev},
                 bench_spec=bench_spec, model={k: v for k, v in entry.items() if k != "stands_in_for"},
-                prompt=config["prompts"][domain_prompt(entry, bench_spec.get("domain", "math"))],
+                prompt=config["prompts"][domain_prompt(entry, bench_spec["domain"])],
                 model_spec=gen_model(config["models"][model_name]), cache=config["cache"],
                 sandbox=config["sandbox"], artifacts=config["artifacts"],
                 evaluator=_bench_evaluator(bench_spec))

@@ -55,8 +55,7 @@ def spec(config: dict, source: str | None = None, **_wildcards) -> Spec:
         from ..scoring.evaluators import params_of
 
         evaluator = params_of(src)
-    # a source without a declared domain is counted as math, as sample picks its prompt
-    return Spec(config["reject"], config["sandbox"], scorer, src.get("domain", "math"), evaluator)
+    return Spec(config["reject"], config["sandbox"], scorer, src["domain"], evaluator)
 
 
 def run(spec: Spec, paths: Paths, threads: int = 1) -> None:

@@ -43,7 +43,7 @@ class Spec:
 
 def spec(config: dict, source: str | None = None) -> Spec:
     section = config["rewrite"]
-    domain = config["train_sources"][source].get("domain", "math") if source is not None else None
+    domain = config["train_sources"][source]["domain"] if source is not None else None
     return Spec(cfg={k: v for k, v in section.items() if k != "sources"},
                 prompt=config["prompts"][domain_prompt(section, domain)],
                 model_spec=gen_model(config["models"][section["model"]]), model_name=section["model"],

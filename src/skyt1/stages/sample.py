@@ -34,7 +34,7 @@ class Spec:
 def spec(config: dict, source: str | None = None, shard: int | str = 0) -> Spec:
     section = config["sample"]
     src = config["train_sources"][source] if source is not None else None
-    domain = src.get("domain", "math") if src is not None else None
+    domain = src["domain"] if src is not None else None
     return Spec(cfg={k: v for k, v in section.items() if k != "sources"},  # one job per source: the list is the DAG's
                 prompt=config["prompts"][domain_prompt(section, domain)],
                 model_spec=gen_model(config["models"][section["model"]]), model_name=section["model"],

@@ -86,7 +86,7 @@ def gain(bench: str, pair: dict, summaries: dict, scores: dict, roles: dict | No
            "only_one_answered": len(set(s_scores) ^ set(b_scores))}
     if common:
         g = metrics.paired_gain([s_scores[i] for i in common], [b_scores[i] for i in common],
-                                seed=boot.get("seed", 0), resamples=boot.get("resamples", 2000))
+                                seed=boot["seed"], resamples=boot["resamples"])  # schema defaults
         out.update(gain=g["gain"], low=g["low"], high=g["high"], method=g["method"])
     s_role, b_role = _role(roles, s_lab), _role(roles, b_lab)
     paper_name = s_sum.get("paper_name")

@@ -65,7 +65,7 @@ def _warn_if_batch_differs(cfg: dict, ranks: int) -> None:
     planned = cfg["nproc_per_node"]
     if planned != ranks:
         a = cfg["args"]
-        per_step = a.get("per_device_train_batch_size", 1) * a.get("gradient_accumulation_steps", 1)
+        per_step = a["per_device_train_batch_size"] * a["gradient_accumulation_steps"]
         log.warning("train: %d rank(s) instead of train.nproc_per_node=%d: the global batch is %d, not the "
                     "planned %d", ranks, planned, per_step * ranks, per_step * planned)
 

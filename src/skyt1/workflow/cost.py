@@ -139,7 +139,7 @@ def estimate(config: dict, workdir: str | Path = ".") -> dict:
     """Training's GPU hours and dollars before it runs."""
     cost_cfg = config["cost"]
     tokens, how = sft_tokens(config, workdir)
-    epochs = float(config["train"]["args"].get("num_train_epochs", 1))
+    epochs = float(config["train"]["args"]["num_train_epochs"])
     gpus = int(_declared(config, "train", "gpu")) or 1
     rate = cost_cfg.get("train_tokens_per_gpu_second")  # optional: without it, no estimate
     out = {"sft_tokens": tokens, "sft_tokens_source": how, "epochs": epochs, "gpus": gpus,
@@ -240,14 +240,13 @@ class Paths:
 
 def spec(config: dict, **_wildcards) -> Spec:
     models = config["models"]
-    # num_train_epochs: LLaMA-Factory's argument (train.args is its open mapping); the estimate counts one
-    # epoch when a preset does not set it
+    # num_train_epochs: LLaMA-Factory's argument, which the schema requires of every preset
     return Spec({"models": {n: {k: m[k] for k in ("source", "api_model", "price_per_mtok") if k in m}
                             for n, m in models.items()},
                  "resources": config["resources"], "cost": config["cost"],
                  "mix": {"dataset_name": config["mix"]["dataset_name"]},
                  "train": {"student": config["train"]["student"],
-                           "args": {"num_train_epochs": config["train"]["args"].get("num_train_epochs", 1)}}})
+                           "args": {"num_train_epochs": config["train"]["args"]["num_train_epochs"]}}})
 
 
 def run(spec: Spec, paths: Paths) -> None:
