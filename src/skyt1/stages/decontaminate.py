@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import provenance
 from ..core import records
-from ..data.decontam import DEFAULTS, decontaminate, enabled
+from ..data.decontam import decontaminate, enabled
 from ..core.errors import SkyT1Error
 from ..core.io import iter_jsonl, write_json, write_jsonl
 
@@ -56,8 +56,8 @@ def _numbered(path):
 
 @dataclass(frozen=True)
 class Spec:
-    """The `decontam:` setting as the config gives it: `off`/false, or its settings (unset ones take
-    skyt1.data.decontam.DEFAULTS: the schema cannot fill them under its `off`-or-settings choice)."""
+    """The `decontam:` setting as the validated config gives it: `off`/false, or its settings (every unset one
+    filled from the schema's defaults)."""
     cfg: dict | bool | str | None
 
 
@@ -85,8 +85,7 @@ def run(spec: Spec, paths: Paths) -> dict:
         if Path(src).resolve() == Path(dst).resolve():
             raise SkyT1Error(f"decontaminate: output {dst} would overwrite its input", "write cleaned files elsewhere")
     on = enabled(cfg)
-    settings = {k: v for k, v in (cfg if isinstance(cfg, dict) else {}).items() if k != "enabled"}
-    cfg = {**DEFAULTS, **settings} if on else {"enabled": False}
+    cfg = {k: v for k, v in cfg.items() if k != "enabled"} if on else {"enabled": False}
     per_file = [read_records(p) for p in train_paths]
     bench = [r for p in bench_paths for r in read_records(p)]
     train = [r for recs in per_file for r in recs]
